@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO := $(PY) example_site/manage.py
+
+.PHONY: demo test install lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[postgres,redis]" --group dev
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(DEMO) migrate --noinput
+	$(DEMO) load_demo_data
+	$(DEMO) rundemo
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) example_site/db.sqlite3 example_site/media

@@ -1,0 +1,61 @@
+"""System checks name every misconfiguration with a stable id."""
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from tests import settings as test_settings
+
+
+def check_ids():
+    return {message.id for message in checks.run_checks(include_deployment_checks=False)}
+
+
+def test_the_test_settings_pass():
+    assert not {i for i in check_ids() if i and i.startswith("wagtail_journeys")}
+
+
+def test_missing_middleware():
+    middleware = [m for m in test_settings.MIDDLEWARE if "journeys" not in m]
+    with override_settings(MIDDLEWARE=middleware):
+        assert "wagtail_journeys.E001" in check_ids()
+
+
+def test_middleware_before_authentication():
+    middleware = ["wagtail_journeys.middleware.VisitorMiddleware"] + [
+        m for m in test_settings.MIDDLEWARE if "journeys" not in m
+    ]
+    with override_settings(MIDDLEWARE=middleware):
+        assert "wagtail_journeys.W001" in check_ids()
+
+
+def test_urls_not_included():
+    with override_settings(ROOT_URLCONF="tests.urls_without_journeys"):
+        assert "wagtail_journeys.E002" in check_ids()
+
+
+@pytest.mark.parametrize("cluster", [None, {"name": "x"}, {"name": "x", "workers": 2}])
+def test_no_task_broker(settings, cluster):
+    if cluster is None:
+        del settings.Q_CLUSTER
+    else:
+        settings.Q_CLUSTER = cluster
+    assert "wagtail_journeys.E003" in check_ids()
+
+
+@pytest.mark.parametrize(
+    ("value", "check_id"),
+    [
+        ("not a dict", "wagtail_journeys.E010"),
+        ({"CONSENT_MOD": "always"}, "wagtail_journeys.E011"),
+        ({"CONSENT_MODE": "sometimes"}, "wagtail_journeys.E012"),
+        ({"COOKIE_AGE": "a year"}, "wagtail_journeys.E013"),
+        ({"BEACON_RATE_LIMIT": -1}, "wagtail_journeys.E013"),
+        ({"EVENT_ALLOWLIST": "video_played"}, "wagtail_journeys.E014"),
+        ({"PRODUCT_ADAPTER": "shop.adapters.Missing"}, "wagtail_journeys.E015"),
+        ({"RATE_LIMIT_CACHE": "redis"}, "wagtail_journeys.E016"),
+    ],
+)
+def test_bad_settings(settings, value, check_id):
+    settings.WAGTAIL_JOURNEYS = value
+    assert check_id in check_ids()

@@ -1,0 +1,7 @@
+"""The public Python API, re-exported by ``wagtail_journeys``."""
+
+from wagtail_journeys.commerce import get_cart, get_wishlist
+from wagtail_journeys.identity import identify
+from wagtail_journeys.tracking.events import track
+
+__all__ = ["get_cart", "get_wishlist", "identify", "track"]

@@ -1,0 +1,50 @@
+"""Settings for wagtail-journeys, read from the ``WAGTAIL_JOURNEYS`` dict.
+
+Every value is read when it is needed (never cached at import), so
+``override_settings(WAGTAIL_JOURNEYS={...})`` works in tests and a changed
+setting needs no restart of anything but the process that reads it.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+from wagtail_journeys.exceptions import ConfigurationError
+
+#: Consent modes (see docs/settings.md).
+CONSENT_ALWAYS = "always"
+CONSENT_COOKIE = "consent_cookie"
+CONSENT_PRIVACY_SIGNALS = "privacy_signals"
+CONSENT_MODES = (CONSENT_ALWAYS, CONSENT_COOKIE, CONSENT_PRIVACY_SIGNALS)
+
+DEFAULTS: dict[str, Any] = {
+    # Tracking
+    "TRACKING_ENABLED": True,
+    "CONSENT_MODE": CONSENT_ALWAYS,
+    "CONSENT_COOKIE_NAME": "journeys_consent",
+    "COOKIE_NAME": "journeys_visitor",
+    "COOKIE_AGE": 60 * 60 * 24 * 365,
+    "LAST_SEEN_INTERVAL": 300,
+    # Beacon endpoint
+    "EVENT_ALLOWLIST": None,
+    "BEACON_MAX_BODY_BYTES": 8192,
+    "MAX_PROPERTIES": 20,
+    "MAX_PROPERTY_LENGTH": 500,
+    "BEACON_RATE_LIMIT": 60,
+    "BEACON_RATE_WINDOW": 60,
+    "RATE_LIMIT_CACHE": "default",
+    # Commerce
+    "PRODUCT_ADAPTER": "wagtail_journeys.commerce.adapters.ProductAdapter",
+    "DEFAULT_CURRENCY": "EUR",
+}
+
+
+def get_setting(name: str) -> Any:
+    """Return the ``WAGTAIL_JOURNEYS[name]`` setting, or its documented default."""
+    if name not in DEFAULTS:
+        # A typo in our own code, not the user's: fail loudly.
+        raise ConfigurationError(f"Unknown wagtail-journeys setting {name!r}.")
+    user_settings = getattr(settings, "WAGTAIL_JOURNEYS", None) or {}
+    if not isinstance(user_settings, dict):
+        raise ConfigurationError("The WAGTAIL_JOURNEYS setting must be a dict.")
+    return user_settings.get(name, DEFAULTS[name])

@@ -1,0 +1,27 @@
+"""Exceptions raised by wagtail-journeys.
+
+Each one subclasses the Django or Python exception a caller would already
+catch for the same kind of problem, as Anymail does.
+"""
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+
+class JourneysError(Exception):
+    """Base class of every wagtail-journeys exception."""
+
+
+class ConfigurationError(JourneysError, ImproperlyConfigured):
+    """A setting is missing or has a value we cannot use."""
+
+
+class InvalidEventError(JourneysError, ValueError):
+    """An event name or its properties were rejected."""
+
+
+class InvalidContactDataError(JourneysError, ValidationError):
+    """Data given to ``identify`` (an email address, a field) was rejected."""
+
+
+class CommerceError(JourneysError, ValueError):
+    """A cart or wishlist call was given an invalid quantity, price or state."""

@@ -1,0 +1,1 @@
+"""Recording what visitors do: page views, forms, the beacon, server-side events."""
