@@ -60,7 +60,16 @@ def chromium():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+            # The user agent is set for the whole browser, not per context:
+            # a beacon sent while a page unloads leaves without the context's
+            # override, and headless Chromium's own "HeadlessChrome" agent is
+            # (rightly) refused as a bot.
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                f"--user-agent={BROWSER_UA}",
+            ],
         )
         yield browser
         browser.close()

@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 
 from wagtail_journeys import conf
 from wagtail_journeys.models.contacts import Contact
-from wagtail_journeys.tracking.privacy import is_trackable
+from wagtail_journeys.tracking.privacy import has_consent, is_trackable
 
 COOKIE_SALT = "wagtail_journeys.visitor"
 
@@ -106,7 +106,11 @@ class Visitor:
         self._set_cookie = True
 
     def update_cookie(self, response: HttpResponse) -> None:
-        """Set, refresh or (when consent is withdrawn) delete the visitor cookie."""
+        """Set, refresh or (when consent is withdrawn) delete the visitor cookie.
+
+        Only a refusal of consent deletes it: switching tracking off or a bot
+        user agent stops recording but forgets no one's cart.
+        """
         name = conf.get_setting("COOKIE_NAME")
         allowed = self.trackable or self._essential
         if self._set_cookie and allowed and self.contact is not None:
@@ -119,7 +123,12 @@ class Visitor:
                 samesite="Lax",
                 secure=self.request.is_secure(),
             )
-        elif name in self.request.COOKIES and not allowed and not self._holds_open_cart():
+        elif (
+            name in self.request.COOKIES
+            and not self._essential
+            and not has_consent(self.request)
+            and not self._holds_open_cart()
+        ):
             response.delete_cookie(name, samesite="Lax")
 
     def _holds_open_cart(self) -> bool:

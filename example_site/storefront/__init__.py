@@ -1,0 +1,1 @@
+"""The storefront of the demo site: pages, cart, wishlist, checkout and demo data."""

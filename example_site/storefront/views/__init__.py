@@ -1,0 +1,1 @@
+"""The storefront's own views (everything that is not a Wagtail page)."""
