@@ -96,7 +96,10 @@ def link_home_page(home: HomePage, shop: ProductIndexPage) -> bool:
 
 
 def configure_site(home: HomePage) -> bool:
-    """Make the default Site serve ``home`` on 127.0.0.1:8000, the address README gives. True when something changed."""
+    """Make the default Site serve ``home`` at 127.0.0.1:8000, the address README gives.
+
+    True when something changed.
+    """
     wanted = {
         "hostname": SITE_HOSTNAME,
         "port": SITE_PORT,
