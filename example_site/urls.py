@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("journeys/", include("wagtail_journeys.urls")),
+    path("anymail/", include("anymail.urls")),
     path("", include("example_site.storefront.urls")),
 ]
 

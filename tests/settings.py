@@ -94,3 +94,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 Q_CLUSTER = {"name": "tests", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Anymail's tracking webhooks (tests post real Postmark and Mailgun payloads).
+ANYMAIL = {
+    "WEBHOOK_SECRET": "webhook-user:webhook-pass",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "tests-mailgun-signing-key",
+}

@@ -1,5 +1,7 @@
 """System checks name every misconfiguration with a stable id."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.core import checks
 from django.test import override_settings
@@ -54,8 +56,41 @@ def test_no_task_broker(settings, cluster):
         ({"EVENT_ALLOWLIST": "video_played"}, "wagtail_journeys.E014"),
         ({"PRODUCT_ADAPTER": "shop.adapters.Missing"}, "wagtail_journeys.E015"),
         ({"RATE_LIMIT_CACHE": "redis"}, "wagtail_journeys.E016"),
+        ({"SEND_BATCH_SIZE": "100"}, "wagtail_journeys.E013"),
+        ({"BASE_URL": "shop.example.com"}, "wagtail_journeys.E017"),
+        ({"BASE_URL": "ftp://shop.example.com"}, "wagtail_journeys.E017"),
+        ({"QUIET_HOURS": ("9pm", "8am")}, "wagtail_journeys.E018"),
+        ({"QUIET_HOURS": "21:00-08:00"}, "wagtail_journeys.E018"),
+        ({"FREQUENCY_CAP": 5}, "wagtail_journeys.E019"),
+        ({"FEWER_EMAILS_CAP": (0, 3600)}, "wagtail_journeys.E019"),
+        ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "wagtail_journeys.E020"),
+        ({"DEFAULT_TIMEZONE": "../etc"}, "wagtail_journeys.E020"),
+        ({"TRACK_OPENS": "yes"}, "wagtail_journeys.E021"),
     ],
 )
 def test_bad_settings(settings, value, check_id):
     settings.WAGTAIL_JOURNEYS = value
     assert check_id in check_ids()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"BASE_URL": "https://shop.example.com", "QUIET_HOURS": ("21:00", "08:00")},
+        {"FREQUENCY_CAP": None, "FEWER_EMAILS_CAP": [1, 604800]},
+        {"DEFAULT_TIMEZONE": "Europe/Paris", "TRACK_CLICKS": False},
+    ],
+)
+def test_good_email_settings_pass(settings, value):
+    settings.WAGTAIL_JOURNEYS = value
+    assert not {i for i in check_ids() if i and i.startswith("wagtail_journeys")}
+
+
+def test_settings_app_missing(monkeypatch):
+    from wagtail_journeys import checks as journeys_checks
+
+    # Changing INSTALLED_APPS for real reloads the app registry mid-test; the
+    # check only reads the list, so give it one without the settings app.
+    apps = [a for a in test_settings.INSTALLED_APPS if a != "wagtail.contrib.settings"]
+    monkeypatch.setattr(journeys_checks, "settings", SimpleNamespace(INSTALLED_APPS=apps))
+    assert [e.id for e in journeys_checks.check_email_apps(None)] == ["wagtail_journeys.E005"]

@@ -349,3 +349,21 @@ def test_rundemo_stops_the_worker_when_the_server_stops(monkeypatch):
 
     assert started[0].poll() is not None
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_demo_data_sets_up_email(demo):
+    from wagtail_journeys.email.rendering import render_email
+    from wagtail_journeys.models import Contact, EmailBrandSettings, EmailTemplate, SignupForm
+
+    site = Site.objects.get(is_default_site=True)
+    assert "Bristol" in EmailBrandSettings.for_site(site).postal_address
+    signup = SignupForm.objects.get()
+    assert signup.page.slug == "newsletter" and signup.double_opt_in
+    assert set(signup.topics.values_list("slug", flat=True)) == {"newsletter", "offers"}
+    contact = Contact.objects.create(email="ada@example.com", first_name="Ada")
+    for template in EmailTemplate.objects.all():
+        assert template.latest_revision is not None
+    welcome = render_email(EmailTemplate.objects.get(name="Welcome to the newsletter"), contact)
+    assert welcome.subject == "Welcome to Kettle & Bean, Ada"
+    assert 'href="http://127.0.0.1:8000/shop/"' in welcome.html
+    assert "WELCOME-" in welcome.text and "Bristol" in welcome.text

@@ -16,3 +16,10 @@ class WagtailJourneysConfig(AppConfig):
         # No sender: every form page's submission class, including custom
         # ones, is recorded; the receiver filters on AbstractFormSubmission.
         post_save.connect(record_form_submission, dispatch_uid="wagtail_journeys_form_submitted")
+
+        from anymail.signals import tracking
+
+        from wagtail_journeys.email.tracking import handle_tracking_event
+
+        # Delivery, open, click, bounce... reports from any ESP's webhook.
+        tracking.connect(handle_tracking_event, dispatch_uid="wagtail_journeys_esp_tracking")

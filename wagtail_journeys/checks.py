@@ -1,5 +1,9 @@
 """System checks for every misconfiguration a site can make (``wagtail_journeys.E…``)."""
 
+import re
+import zoneinfo
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
@@ -19,6 +23,11 @@ _INT_SETTINGS = (
     "MAX_PROPERTY_LENGTH",
     "BEACON_RATE_LIMIT",
     "BEACON_RATE_WINDOW",
+    "LINK_MAX_AGE",
+    "CONFIRMATION_MAX_AGE",
+    "SEND_BATCH_SIZE",
+    "SEND_MAX_ATTEMPTS",
+    "SEND_RETRY_DELAY",
 )
 
 
@@ -154,4 +163,95 @@ def check_settings(app_configs, **kwargs):
                 id="wagtail_journeys.E016",
             )
         )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_email_apps(app_configs, **kwargs):
+    if "wagtail.contrib.settings" not in settings.INSTALLED_APPS:
+        return [
+            Error(
+                "wagtail.contrib.settings is not installed; email branding (logo, colours, "
+                "postal address) is a site setting.",
+                hint='Add "wagtail.contrib.settings" to INSTALLED_APPS.',
+                id="wagtail_journeys.E005",
+            )
+        ]
+    return []
+
+
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _is_cap(value) -> bool:
+    return value is None or (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+    )
+
+
+@register(Tags.compatibility)
+def check_email_settings(app_configs, **kwargs):
+    if not isinstance(getattr(settings, "WAGTAIL_JOURNEYS", None) or {}, dict):
+        return []  # E010 already says so
+    errors = []
+    base_url = conf.get_setting("BASE_URL")
+    if base_url is not None:
+        parts = urlsplit(str(base_url))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors.append(
+                Error(
+                    f'WAGTAIL_JOURNEYS["BASE_URL"] must be an absolute http(s) URL, '
+                    f"not {base_url!r}; links in emails are built on it.",
+                    hint='For example "https://shop.example.com".',
+                    id="wagtail_journeys.E017",
+                )
+            )
+    quiet = conf.get_setting("QUIET_HOURS")
+    if quiet is not None and not (
+        isinstance(quiet, list | tuple)
+        and len(quiet) == 2
+        and all(isinstance(t, str) and _TIME_OF_DAY.match(t) for t in quiet)
+    ):
+        errors.append(
+            Error(
+                f'WAGTAIL_JOURNEYS["QUIET_HOURS"] must be None or a pair of "HH:MM" times, '
+                f"not {quiet!r}.",
+                hint='For example ("21:00", "08:00"): no marketing email from 21:00 to 08:00 '
+                "in the contact's timezone.",
+                id="wagtail_journeys.E018",
+            )
+        )
+    for key in ("FREQUENCY_CAP", "FEWER_EMAILS_CAP"):
+        value = conf.get_setting(key)
+        if not _is_cap(value):
+            errors.append(
+                Error(
+                    f'WAGTAIL_JOURNEYS["{key}"] must be None or (messages, seconds) with two '
+                    f"whole numbers above 0, not {value!r}.",
+                    hint="For example (5, 604800): at most 5 marketing emails in 7 days.",
+                    id="wagtail_journeys.E019",
+                )
+            )
+    zone = conf.get_setting("DEFAULT_TIMEZONE")
+    if zone is not None:
+        try:
+            zoneinfo.ZoneInfo(str(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors.append(
+                Error(
+                    f'WAGTAIL_JOURNEYS["DEFAULT_TIMEZONE"] is not a known timezone: {zone!r}.',
+                    hint='Use an IANA name such as "Europe/Paris", or None for TIME_ZONE.',
+                    id="wagtail_journeys.E020",
+                )
+            )
+    for key in ("TRACK_OPENS", "TRACK_CLICKS"):
+        if not isinstance(conf.get_setting(key), bool):
+            errors.append(
+                Error(
+                    f'WAGTAIL_JOURNEYS["{key}"] must be True or False.',
+                    id="wagtail_journeys.E021",
+                )
+            )
     return errors

@@ -36,6 +36,48 @@ DEFAULTS: dict[str, Any] = {
     # Commerce
     "PRODUCT_ADAPTER": "wagtail_journeys.commerce.adapters.ProductAdapter",
     "DEFAULT_CURRENCY": "EUR",
+    # Email
+    "BASE_URL": None,
+    "DEFAULT_FROM_EMAIL": None,
+    "TRACK_OPENS": True,
+    "TRACK_CLICKS": True,
+    "LINK_MAX_AGE": 60 * 60 * 24 * 365,
+    "CONFIRMATION_MAX_AGE": 60 * 60 * 24 * 7,
+    "SEND_BATCH_SIZE": 100,
+    "SEND_MAX_ATTEMPTS": 5,
+    "SEND_RETRY_DELAY": 60,
+    "FREQUENCY_CAP": (5, 60 * 60 * 24 * 7),
+    "FEWER_EMAILS_CAP": (1, 60 * 60 * 24 * 7),
+    "QUIET_HOURS": None,
+    "DEFAULT_TIMEZONE": None,
+    # Email templates
+    "MERGE_FIELDS": ("confirm_url",),
+    "PRODUCT_PAGE_TYPES": (),
+    "CART_URL": "/cart/",
+    "RECOMMENDATION_DAYS": 90,
+    "RECOMMENDATION_CACHE_SECONDS": 600,
+    "PRODUCT_CATEGORY_FIELD": "category",
+    # Email tracking: telling machines from people
+    "MACHINE_SECONDS": 5,
+    "MACHINE_NETWORKS": (),
+    "SCANNER_USER_AGENTS": (
+        "bot",
+        "spider",
+        "crawl",
+        "scan",
+        "headless",
+        "preview",
+        "python-",
+        "curl/",
+        "wget/",
+        "go-http-client",
+        "okhttp",
+        "java/",
+        "libwww",
+        "barracuda",
+        "proofpoint",
+        "mimecast",
+    ),
 }
 
 

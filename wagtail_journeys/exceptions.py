@@ -25,3 +25,15 @@ class InvalidContactDataError(JourneysError, ValidationError):
 
 class CommerceError(JourneysError, ValueError):
     """A cart or wishlist call was given an invalid quantity, price or state."""
+
+
+class InvalidTokenError(JourneysError, ValueError):
+    """A signed link token was forged, altered or has expired."""
+
+
+class TemplateRenderError(JourneysError, ValueError):
+    """An email template has a syntax error or an unknown merge field."""
+
+
+class DeliveryError(JourneysError):
+    """A message could not be handed to the email provider."""

@@ -5,10 +5,16 @@ Include them before Wagtail's own: ``path("journeys/", include("wagtail_journeys
 
 from django.urls import path
 
-from wagtail_journeys.views import tracking
+from wagtail_journeys.views import carts, email, tracking
 
 app_name = "wagtail_journeys"
 
 urlpatterns = [
     path("collect/", tracking.collect, name="collect"),
+    path("o/<str:token>/", email.open_pixel, name="open"),
+    path("c/<str:token>/", email.click, name="click"),
+    path("u/<str:token>/", email.unsubscribe, name="unsubscribe"),
+    path("p/<str:token>/", email.preferences, name="preferences"),
+    path("confirm/<str:token>/", email.confirm, name="confirm"),
+    path("cart/<str:token>/", carts.restore_cart, name="restore_cart"),
 ]

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django_q",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
+    "wagtail.contrib.settings",
     "wagtail.embeds",
     "wagtail.sites",
     "wagtail.users",
@@ -128,6 +129,8 @@ STORAGES = {
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kettle & Bean <shop@example.com>")
+# Basic auth ("user:password") your ESP sends to the tracking webhooks under /anymail/.
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 # The page editor posts one field per block; large StreamFields exceed Django's 1000.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
@@ -156,4 +159,7 @@ Q_CLUSTER = {
 }
 
 # wagtail-journeys: every key and its default is documented in docs/settings.md.
-WAGTAIL_JOURNEYS = {}
+WAGTAIL_JOURNEYS = {
+    # The product block offers these pages; recommendations count them as products.
+    "PRODUCT_PAGE_TYPES": ["storefront.ProductPage"],
+}

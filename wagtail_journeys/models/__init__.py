@@ -1,13 +1,34 @@
+from wagtail_journeys.models.branding import EmailBrandSettings
 from wagtail_journeys.models.commerce import Cart, CartItem, Wishlist, WishlistItem
-from wagtail_journeys.models.contacts import Contact, ContactTag
+from wagtail_journeys.models.contacts import Contact, ContactTag, EmailFrequency
 from wagtail_journeys.models.events import Event
+from wagtail_journeys.models.messages import (
+    ConsentRecord,
+    DiscountCode,
+    EmailTemplate,
+    Kind,
+    Message,
+    MessageEvent,
+    SignupForm,
+    Topic,
+)
 
 __all__ = [
     "Cart",
     "CartItem",
+    "ConsentRecord",
     "Contact",
     "ContactTag",
+    "DiscountCode",
+    "EmailBrandSettings",
+    "EmailFrequency",
+    "EmailTemplate",
     "Event",
+    "Kind",
+    "Message",
+    "MessageEvent",
+    "SignupForm",
+    "Topic",
     "Wishlist",
     "WishlistItem",
 ]

@@ -17,6 +17,13 @@ class ContactTag(TaggedItemBase):
         verbose_name_plural = _("contact tags")
 
 
+class EmailFrequency(models.TextChoices):
+    """How much marketing mail a contact wants (the preference centre's "fewer emails")."""
+
+    NORMAL = "normal", _("All emails")
+    FEWER = "fewer", _("Fewer emails")
+
+
 class Contact(models.Model):
     """A person we know something about.
 
@@ -52,6 +59,16 @@ class Contact(models.Model):
     #: Consent per channel, e.g. ``{"email": true, "sms": false}``.
     consent = models.JSONField(_("consent"), default=dict, blank=True)
     tags = TaggableManager(through=ContactTag, blank=True)
+    #: Topics the contact left in the preference centre.
+    topics_left = models.ManyToManyField(
+        "wagtail_journeys.Topic", verbose_name=_("topics left"), blank=True, related_name="+"
+    )
+    email_frequency = models.CharField(
+        _("email frequency"),
+        max_length=16,
+        choices=EmailFrequency.choices,
+        default=EmailFrequency.NORMAL,
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
     last_engaged_at = models.DateTimeField(_("last engaged"), null=True, blank=True)
@@ -60,9 +77,22 @@ class Contact(models.Model):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         indexes = [models.Index(fields=["last_seen_at"], name="journeys_contact_seen_idx")]
+        permissions = [
+            ("export_contact", _("Can export a contact's personal data")),
+            ("erase_contact", _("Can erase a contact's personal data")),
+        ]
 
     def __str__(self) -> str:
         return self.email or _("Anonymous visitor #%(pk)s") % {"pk": self.pk}
+
+    @property
+    def is_suppressed(self) -> bool:
+        """True when no marketing email may go to this contact."""
+        return self.status in (
+            self.Status.UNSUBSCRIBED,
+            self.Status.BOUNCED,
+            self.Status.COMPLAINED,
+        )
 
     @property
     def is_anonymous(self) -> bool:

@@ -45,11 +45,17 @@ def record_form_submission(sender, instance, created, raw=False, **kwargs) -> No
     page = instance.page.specific
     form_data = instance.form_data if isinstance(instance.form_data, dict) else {}
     email = _email_field_value(page, form_data)
+    contact = None
     if email:
         # Wagtail's email field validated the address; a custom form may not
         # have, and a bad address must not lose the submission's event.
         with suppress(InvalidContactDataError):
-            identify(request, email=email)
+            contact = identify(request, email=email)
+    if contact is not None:
+        from wagtail_journeys.email.consent import signup_from_form
+
+        # Subscribes (or starts double opt-in) when the page is a signup form.
+        signup_from_form(request, contact, page)
     track_request(
         request,
         "form_submitted",

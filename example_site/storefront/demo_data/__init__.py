@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from . import content, images, pages, users
+from . import content, emails, images, pages, users
 
 
 @dataclass
@@ -77,15 +77,25 @@ def load_demo_data() -> LoadReport:
     for product in pages.create_products(shop, categories, made_images):
         report.add(True, f"product “{product.title}”")
 
+    newsletter, created = pages.create_newsletter_page(home)
+    report.add(created, "newsletter form /newsletter/")
     for description, (_, created) in (
         ("pricing page /pricing/", pages.create_pricing_page(home, shop)),
         ("blog /blog/", pages.create_blog(home, made_images)),
-        ("newsletter form /newsletter/", pages.create_newsletter_page(home)),
         ("contact form /contact/", pages.create_contact_page(home)),
     ):
         report.add(created, description)
     for page in pages.create_standard_pages(home, made_images):
         report.add(True, f"page /{page.slug}/")
+
+    report.add(emails.create_brand(), "email branding with the postal address")
+    topics = emails.create_topics()
+    for template in emails.create_templates(topics, shop):
+        report.add(True, f"email template “{template.name}”")
+    report.add(
+        emails.create_signup_form(newsletter, topics),
+        "newsletter signup with double opt-in",
+    )
 
     _, created = users.create_admin_user()
     report.add(created, f"superuser “{users.ADMIN_USERNAME}”")

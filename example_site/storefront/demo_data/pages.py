@@ -256,7 +256,9 @@ def create_newsletter_page(home: HomePage) -> tuple[NewsletterFormPage, bool]:
         "newsletter",
         title="Newsletter",
         intro="<p>New coffees, brewing tips and the odd discount, twice a month.</p>",
-        thank_you_text="<p>Thank you for subscribing! Your first letter is on its way.</p>",
+        thank_you_text=(
+            "<p>Thank you! Please confirm your subscription with the link we just emailed you.</p>"
+        ),
         # No recipient: submissions are stored (and tracked) but not emailed.
         to_address="",
         from_address="shop@example.com",

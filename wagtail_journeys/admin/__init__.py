@@ -1,0 +1,1 @@
+"""The Wagtail admin of wagtail-journeys: viewsets, views and reports."""

@@ -1,0 +1,22 @@
+"""The admin menu of wagtail-journeys' audience: contacts, messages, consent, signups."""
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.viewsets.base import ViewSetGroup
+
+from wagtail_journeys.admin.contacts import ContactViewSet
+from wagtail_journeys.admin.messages import ConsentRecordViewSet, MessageViewSet
+from wagtail_journeys.admin.signups import SignupFormViewSet, TopicViewSet
+
+
+class AudienceViewSetGroup(ViewSetGroup):
+    """One menu for the people and what they were sent."""
+
+    menu_label = _("Audience")
+    menu_icon = "group"
+    items = (
+        ContactViewSet,
+        MessageViewSet,
+        ConsentRecordViewSet,
+        SignupFormViewSet,
+        TopicViewSet,
+    )

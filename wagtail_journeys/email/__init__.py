@@ -1,0 +1,1 @@
+"""Email: template blocks, rendering, delivery, tracking links and consent."""

@@ -1,0 +1,94 @@
+"""Turning a queued ``Message`` into the email the backend sends."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from wagtail_journeys.conf import get_setting
+from wagtail_journeys.email import links
+from wagtail_journeys.email.rendering import RenderSession, render_email
+from wagtail_journeys.models.messages import EmailTemplate, Kind, Message
+
+
+def sender(template: EmailTemplate) -> str:
+    """The From header of ``template``'s emails: its name and address, else the defaults."""
+    address = (
+        template.from_email or get_setting("DEFAULT_FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL
+    )
+    if not template.from_name:
+        return address
+    try:
+        return str(Address(display_name=template.from_name, addr_spec=address))
+    except (ValueError, IndexError):
+        # The setting may already be "Name <address>": keep it as it is.
+        return address
+
+
+def esp_status(email: EmailMultiAlternatives) -> tuple[str, str]:
+    """(ESP message id, ESP status) of a sent message; empty for non-Anymail backends."""
+    status = getattr(email, "anymail_status", None)
+    if status is None:
+        return "", ""
+    recipient = status.recipients.get(email.to[0].lower()) if status.recipients else None
+    message_id = recipient.message_id if recipient is not None else status.message_id
+    state = recipient.status if recipient is not None else ",".join(sorted(status.status or ()))
+    return ("" if message_id is None else str(message_id)), (state or "")
+
+
+class Composer:
+    """Builds the emails of one delivery run, sharing what they have in common.
+
+    One ``RenderSession`` (brand, compiled templates, images, products,
+    recommendations) and one copy of each pinned template revision serve
+    every message of the run.
+    """
+
+    def __init__(self):
+        self.session = RenderSession()
+        self._versions: dict[int, EmailTemplate] = {}
+
+    def template_for(self, message: Message) -> EmailTemplate | None:
+        """The template as it was when the message was queued (its pinned revision)."""
+        if message.template_revision_id is None:
+            return message.template
+        if message.template_revision_id not in self._versions:
+            self._versions[message.template_revision_id] = message.template_revision.as_object()
+        return self._versions[message.template_revision_id]
+
+    def build(self, message: Message) -> EmailMultiAlternatives:
+        """Render ``message`` and wrap it for the backend; records subject, sender and links."""
+        template = self.template_for(message)
+        if template is None:
+            raise LookupError("The email template was deleted.")
+        rendered = render_email(
+            template,
+            message.contact,
+            message=message,
+            context=message.context,
+            session=self.session,
+        )
+        headers = {}
+        if message.kind == Kind.MARKETING:
+            # RFC 8058 one-click unsubscribe, which Gmail and Yahoo require of bulk senders.
+            unsubscribe = links.unsubscribe_url(message.pk, self.session.base)
+            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        email = EmailMultiAlternatives(
+            subject=rendered.subject,
+            body=rendered.text,
+            from_email=sender(template),
+            to=[message.to_email],
+            reply_to=[template.reply_to] if template.reply_to else None,
+            headers=headers,
+        )
+        email.attach_alternative(rendered.html, "text/html")
+        # Anymail: our id comes back in every tracking webhook; tags group reports at the ESP.
+        email.metadata = {"journeys_message_id": str(message.pk)}
+        email.tags = list(message.tags or [])
+        message.subject = rendered.subject[:998]
+        message.from_email = email.from_email[:320]
+        message.links = rendered.links
+        return email

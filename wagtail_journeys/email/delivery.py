@@ -1,0 +1,314 @@
+"""Delivering queued messages: checks, claim, render, send over one connection, record.
+
+``deliver_messages(ids)`` is what a django-q2 task runs for a batch:
+
+1. load the due queued messages and apply the delivery-time checks of
+   ``policies`` (suppression, consent, quiet hours, frequency cap);
+2. **claim** the sendable ones with one ``UPDATE ... WHERE status='queued'``
+   (``queued`` → ``sending``), so that two workers never both send one;
+3. render each for its contact (one ``RenderSession`` for the batch) and store
+   the subject, sender and links before the provider sees the message;
+4. send them all over **one** connection of the configured Django/Anymail
+   backend, one message at a time so that one failure does not fail the rest;
+5. store every outcome (one prepared UPDATE for the batch): ``sent`` (with
+   the ESP's message id and status, and an ``email_sent`` event), back to
+   ``queued`` with a back-off after an error that proves the provider did
+   not take the message, ``failed`` after a permanent one.
+
+A claimed message is never claimed again: if the worker dies after the
+provider accepted a message and before its status was written, the message
+stays ``sending`` and ``stuck_messages()`` reports it. It is not resent, as
+it may well have been delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.core.mail import get_connection
+from django.db import DatabaseError
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from wagtail_journeys.conf import get_setting
+from wagtail_journeys.email import errors, policies
+from wagtail_journeys.email.composing import Composer
+from wagtail_journeys.email.transport import Outcome, SendRun, retry_or_fail, save_fields
+from wagtail_journeys.models.messages import Message
+
+__all__ = [
+    "DeliveryReport",
+    "deliver_due",
+    "deliver_messages",
+    "ensure_delivery_schedule",
+    "stuck_messages",
+]
+
+logger = logging.getLogger(__name__)
+Status = Message.Status
+
+SEND_QUEUED_TASK = "wagtail_journeys.tasks.send_queued"
+#: The name of the repeating django-q2 schedule that delivers due messages.
+SCHEDULE_NAME = "wagtail_journeys: send queued email"
+#: A message ``sending`` for longer than this is reported as stuck.
+STUCK_AFTER = timedelta(minutes=15)
+
+
+def ensure_delivery_schedule() -> None:
+    """Create the repeating django-q2 schedule that sends due queued messages, if missing.
+
+    It runs ``journeys_send_queued``'s work every minute: retries after a
+    back-off, messages deferred by quiet hours or ``send_after``, and any
+    whose task was lost.
+    """
+    if not apps.is_installed("django_q"):
+        return
+    from django_q.models import Schedule
+
+    try:
+        Schedule.objects.get_or_create(
+            name=SCHEDULE_NAME,
+            defaults={
+                "func": SEND_QUEUED_TASK,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )
+    except DatabaseError:
+        logger.exception("Could not create the %r schedule", SCHEDULE_NAME)
+
+
+@dataclass
+class DeliveryReport:
+    """How many messages of a delivery run ended in each state."""
+
+    sent: int = 0
+    suppressed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    retrying: int = 0
+    failed: int = 0
+    #: Handed to the provider with an unknown outcome: left ``sending``, reported as stuck.
+    uncertain: int = 0
+
+    def add(self, other: DeliveryReport) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @property
+    def total(self) -> int:
+        return sum(asdict(self).values())
+
+
+def _batch_size() -> int:
+    return max(1, int(get_setting("SEND_BATCH_SIZE")))
+
+
+def _due(now: datetime) -> QuerySet:
+    return Message.objects.filter(
+        Q(send_after__isnull=True) | Q(send_after__lte=now),
+        status=Status.QUEUED,
+        channel=Message.Channel.EMAIL,
+    )
+
+
+def _apply_verdicts(messages: list[Message], verdicts, report: DeliveryReport) -> None:
+    """Store the suppressions, skips and deferrals decided by the policies."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for message in messages:
+        verdict = verdicts[message.pk]
+        if verdict.action != policies.SEND:
+            groups[(verdict.action, verdict.reason, verdict.send_after)].append(message.pk)
+    for (action, reason, send_after), ids in groups.items():
+        # Still queued: a message another worker took meanwhile is left to it.
+        rows = Message.objects.filter(pk__in=ids, status=Status.QUEUED)
+        if action == policies.DEFER:
+            count = rows.update(send_after=send_after, status_reason=reason)
+            report.deferred += count
+        else:
+            count = rows.update(status=action, status_reason=reason)
+            setattr(report, action, getattr(report, action) + count)
+    if any(action == policies.DEFER for action, _, _ in groups):
+        ensure_delivery_schedule()
+
+
+def _claim(messages: list[Message], now: datetime) -> list[Message]:
+    """Mark ``messages`` ``sending``; returns those this worker got (others may have been taken).
+
+    One UPDATE for the batch. The claim writes a token of its own in
+    ``status_reason`` so that, when another worker got some of the rows
+    first, one SELECT tells which are ours (the timestamp could be shared).
+    """
+    if not messages:
+        return []
+    ids = [message.pk for message in messages]
+    token = f"Claimed for sending by {uuid.uuid4().hex}."
+    claimed = (
+        _due(now)
+        .filter(pk__in=ids)
+        .update(
+            status=Status.SENDING,
+            status_reason=token,
+            sending_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if claimed == len(ids):
+        mine = messages
+    else:
+        taken = set(
+            Message.objects.filter(pk__in=ids, status_reason=token).values_list("pk", flat=True)
+        )
+        mine = [message for message in messages if message.pk in taken]
+    for message in mine:
+        message.status, message.status_reason, message.sending_at = Status.SENDING, token, now
+        message.attempts += 1
+    return mine
+
+
+def _render(composer: Composer, claimed: list[Message], outcomes: dict, now: datetime) -> list:
+    """Build the emails of ``claimed``; a message that cannot be rendered fails (or is retried)."""
+    ready = []
+    # The carts, wishlists and product views of the whole batch, in a few queries.
+    composer.session.prefetch([message.contact for message in claimed])
+    for message in claimed:
+        try:
+            ready.append((message, composer.build(message)))
+        except DatabaseError as error:
+            # Nothing was sent: a database hiccup is worth another try.
+            outcomes[message.pk] = retry_or_fail(message, error, now)
+        except Exception as error:
+            outcomes[message.pk] = Outcome(
+                Status.FAILED, f"The email could not be rendered: {errors.describe(error)}"
+            )
+    # Stored before the provider sees the message: a click may come back at once.
+    save_fields([message for message, _ in ready], ["subject", "from_email", "links"])
+    return ready
+
+
+def deliver_messages(
+    message_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    connection=None,
+    composer: Composer | None = None,
+) -> DeliveryReport:
+    """Deliver the due queued messages among ``message_ids`` over one connection.
+
+    Messages that are not queued (already sent, being sent by another
+    worker, suppressed...) or not yet due are left alone, so running this
+    twice for the same ids sends nothing twice. ``connection`` (an email
+    backend instance) is used and left open if given; otherwise one is
+    opened for the batch and closed. ``now`` fixes the clock (tests).
+    """
+    report = DeliveryReport()
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
+    start = clock()
+    messages = list(
+        _due(start)
+        .filter(pk__in=list(message_ids))
+        .select_related("contact", "template")
+        .order_by("pk")
+    )
+    if not messages:
+        return report
+    verdicts = policies.check_messages(messages, start)
+    _apply_verdicts(messages, verdicts, report)
+    claimed = _claim([m for m in messages if verdicts[m.pk].action == policies.SEND], start)
+    if not claimed:
+        return report
+    run = SendRun(clock)
+    own_connection = connection is None
+    try:
+        ready = _render(composer or Composer(), claimed, run.outcomes, start)
+        if ready:
+            connection = connection or get_connection()
+            try:
+                connection.open()
+            except Exception as error:
+                for message, _ in ready:
+                    run.retry_or_fail(message, error)
+            else:
+                run.send_all(connection, ready)
+    finally:
+        # Also on KeyboardInterrupt or SystemExit: record what is known.
+        try:
+            if own_connection and connection is not None:
+                connection.close()
+        except Exception:
+            logger.debug("Closing the email connection failed", exc_info=True)
+        counts = run.record(claimed)
+        report.sent += counts[Status.SENT]
+        report.retrying += counts[Status.QUEUED]
+        report.failed += counts[Status.FAILED]
+        report.skipped += counts[Status.SKIPPED]
+        report.uncertain += counts[Status.SENDING]
+        if report.retrying:
+            ensure_delivery_schedule()
+    return report
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    on_batch: Callable[[DeliveryReport], None] | None = None,
+) -> DeliveryReport:
+    """Deliver every queued message that is due, in batches of ``SEND_BATCH_SIZE``.
+
+    What the repeating schedule and ``journeys_send_queued`` run. All the
+    batches share one connection. ``limit`` caps the due messages looked at;
+    ``on_batch`` is called with the running totals after each batch.
+    """
+    report = DeliveryReport()
+    size = _batch_size()
+    last_pk = seen = 0
+    composer = connection = None
+    try:
+        while limit is None or seen < limit:
+            take = size if limit is None else min(size, limit - seen)
+            ids = list(
+                _due(now or timezone.now())
+                .filter(pk__gt=last_pk)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:take]
+            )
+            if not ids:
+                break
+            last_pk, seen = ids[-1], seen + len(ids)
+            composer = composer or Composer()
+            connection = connection or get_connection()
+            report.add(deliver_messages(ids, now=now, connection=connection, composer=composer))
+            if on_batch is not None:
+                on_batch(report)
+    finally:
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                logger.debug("Closing the email connection failed", exc_info=True)
+    return report
+
+
+def stuck_messages(older_than: timedelta = STUCK_AFTER, *, now: datetime | None = None) -> QuerySet:
+    """Messages left ``sending`` for longer than ``older_than``: they need a person.
+
+    A worker died (or the provider's answer was lost) after the message was
+    handed over, so it may or may not have been delivered; it is never sent
+    again automatically. Check the provider's log for the message id in the
+    metadata (``journeys_message_id``) before sending it again by hand.
+    """
+    since = (now or timezone.now()) - older_than
+    return Message.objects.filter(status=Status.SENDING, sending_at__lte=since).order_by(
+        "sending_at", "pk"
+    )
