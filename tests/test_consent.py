@@ -434,3 +434,22 @@ def test_forms_that_are_not_signups_subscribe_nobody(
     assert Contact.objects.get(email="ada@example.com").status == Contact.Status.PENDING
     assert not ConsentRecord.objects.exists()
     assert not mail.outbox
+
+
+def test_the_builtin_confirmation_uses_the_brand(
+    client, double_opt_in, django_capture_on_commit_callbacks
+):
+    from wagtail.models import Site
+
+    from wagtail_journeys.models import EmailBrandSettings
+
+    brand = EmailBrandSettings.for_site(Site.objects.get(is_default_site=True))
+    brand.company_name = "Kettle & Bean"
+    brand.primary_colour = "#8c4a2f"
+    brand.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(client, double_opt_in.page)
+    [email] = mail.outbox
+    # A subject is plain text: the ampersand must not arrive as "&amp;".
+    assert email.subject == "Please confirm your subscription to Kettle & Bean"
+    assert "background:#8c4a2f" in email.alternatives[0][0]

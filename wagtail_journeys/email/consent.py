@@ -342,10 +342,13 @@ def send_confirmation(contact: Contact, signup: SignupForm) -> None:
 
 
 def _send_builtin_confirmation(contact: Contact, confirm_url: str) -> None:
+    brand = _brand()
     context = {
         "contact": contact,
         "confirm_url": confirm_url,
-        "site_name": _site_name(),
+        "site_name": _site_name(brand),
+        # Validated as #rrggbb by the brand setting, so safe inside a style attribute.
+        "button_colour": brand.primary_colour if brand else "#1f6feb",
         "max_age_days": max(1, get_setting("CONFIRMATION_MAX_AGE") // 86400),
     }
     subject = render_to_string(
@@ -363,18 +366,22 @@ def _send_builtin_confirmation(contact: Contact, confirm_url: str) -> None:
     message.send()
 
 
-def _site_name() -> str:
+def _brand():
+    """The default site's email brand, or None when there is no default site."""
     from wagtail.models import Site
 
     from wagtail_journeys.models.branding import EmailBrandSettings
 
     site = Site.objects.filter(is_default_site=True).first()
-    if site is not None:
-        brand = EmailBrandSettings.for_site(site)
+    return EmailBrandSettings.for_site(site) if site is not None else None
+
+
+def _site_name(brand) -> str:
+    if brand is not None:
         if brand.company_name:
             return brand.company_name
-        if site.site_name:
-            return site.site_name
+        if brand.site.site_name:
+            return brand.site.site_name
     return getattr(settings, "WAGTAIL_SITE_NAME", "")
 
 
