@@ -725,3 +725,41 @@ def test_the_scheduled_task_delivers():
     message = send_email(subscriber(), make_template())
     assert tasks.send_queued()["sent"] == 1
     assert Message.objects.get(pk=message.pk).status == Message.Status.SENT
+
+
+def test_a_worker_stopped_while_rendering_sends_what_it_handed_over_and_gives_back_the_rest(
+    monkeypatch,
+):
+    # Rendering and sending overlap: the first group goes to the sending
+    # thread while the next renders. Stopping then (Ctrl-C, SIGTERM) must
+    # leave every message either sent once or queued again, never lost.
+    from wagtail_journeys.email import delivery
+    from wagtail_journeys.email.composing import Composer
+
+    template = make_template()
+    messages = [send_email(subscriber(email=f"p{i}@example.com"), template) for i in range(25)]
+    build = Composer.build
+    built = []
+
+    def build_until_stopped(self, message):
+        if len(built) == delivery.PIPELINE_CHUNK + 3:
+            raise KeyboardInterrupt
+        built.append(message.pk)
+        return build(self, message)
+
+    monkeypatch.setattr(Composer, "build", build_until_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        deliver_messages([m.pk for m in messages])
+
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    sent = {pk for pk, status in statuses.items() if status == Message.Status.SENT}
+    # Only the group handed over can have gone (the sender stops after its
+    # current email), and what went is recorded as sent; the rest is queued.
+    assert sent <= {m.pk for m in messages[: delivery.PIPELINE_CHUNK]}
+    assert len(mail.outbox) == len(sent)
+    assert set(statuses.values()) <= {Message.Status.SENT, Message.Status.QUEUED}
+    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 25 - len(sent)
+
+    monkeypatch.setattr(Composer, "build", build)
+    deliver_messages([m.pk for m in messages])
+    assert sorted(email.to[0] for email in mail.outbox) == sorted(m.to_email for m in messages)

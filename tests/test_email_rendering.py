@@ -132,9 +132,9 @@ def test_links_are_tracked_with_a_message(shop):
     rendered = render_email(email_template, contact, message=message)
 
     assert rendered.links == ["https://example.org/guide?a=1&b=2", "https://example.org/go"]
-    click = links.click_url(message.pk, "https://example.org/guide?a=1&b=2", BASE)
+    click = links.click_url(message.pk, 0, BASE)
     assert f'href="{click}"' in rendered.html
-    assert links.click_url(message.pk, "https://example.org/go", BASE) in rendered.text
+    assert links.click_url(message.pk, 1, BASE) in rendered.text
     assert "https://example.org/go" not in rendered.text
     assert links.open_pixel_url(message.pk, BASE) in rendered.html
     # Footer links are ours, never wrapped: unsubscribe and preferences of this message.

@@ -175,3 +175,37 @@ def test_an_unreachable_server_leaves_the_batch_queued_for_a_retry(settings):
         assert message.status == Message.Status.QUEUED
         assert message.attempts == 1
         assert "ConnectionRefusedError" in message.status_reason
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Your cart misses you",
+        "Zoë, your cart misses you: café, crème and more",
+        "A subject long enough to need folding, " * 4,
+        "Tabs\tand  double  spaces stay",
+    ],
+)
+def test_the_quick_fold_policy_writes_the_bytes_compat32_writes(subject):
+    # JourneyEmail skips header folding where it would change nothing: the
+    # bytes must be exactly those of Django's own policy.
+    from email.policy import compat32
+
+    from wagtail_journeys.email.composing import JourneyEmail
+
+    email = JourneyEmail(
+        subject=subject,
+        body="Hello Zoë\n",
+        from_email='"Kettle & Bean, Lyon" <shop@example.com>',
+        to=["Zoë Martin <zoe@example.com>"],
+        reply_to=["help@example.com"],
+        headers={"List-Unsubscribe": "<https://shop.example.com/journeys/u/" + "x" * 90 + "/>"},
+    )
+    email.attach_alternative("<p>Hello Zoë</p>", "text/html")
+    quick = email.message()
+    plain = email.message()
+    plain.policy = compat32
+    plain.set_boundary(quick.get_boundary())
+    for name in ("Date", "Message-ID"):
+        plain.replace_header(name, quick[name])
+    assert quick.as_bytes(linesep="\r\n") == plain.as_bytes(linesep="\r\n")

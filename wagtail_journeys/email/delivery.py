@@ -9,7 +9,8 @@
 3. render each for its contact (one ``RenderSession`` for the batch) and store
    the subject, sender and links before the provider sees the message;
 4. send them all over **one** connection of the configured Django/Anymail
-   backend, one message at a time so that one failure does not fail the rest;
+   backend, one message at a time so that one failure does not fail the rest,
+   from a thread of the batch while the next messages render (``SendRun``);
 5. store every outcome (one prepared UPDATE for the batch): ``sent`` (with
    the ESP's message id and status, and an ``email_sent`` event), back to
    ``queued`` with a back-off after an error that proves the provider did
@@ -56,6 +57,9 @@ Status = Message.Status
 SEND_QUEUED_TASK = "wagtail_journeys.tasks.send_queued"
 #: The name of the repeating django-q2 schedule that delivers due messages.
 SCHEDULE_NAME = "wagtail_journeys: send queued email"
+#: Messages rendered before they are handed to the sending thread: small, so that
+#: sending starts early and overlaps the rendering of the rest of the batch.
+PIPELINE_CHUNK = 10
 #: A message ``sending`` for longer than this is reported as stuck.
 STUCK_AFTER = timedelta(minutes=15)
 
@@ -176,24 +180,43 @@ def _claim(messages: list[Message], now: datetime) -> list[Message]:
     return mine
 
 
-def _render(composer: Composer, claimed: list[Message], outcomes: dict, now: datetime) -> list:
+def _render(composer: Composer, claimed: list[Message], run: SendRun, now: datetime) -> list:
     """Build the emails of ``claimed``; a message that cannot be rendered fails (or is retried)."""
     ready = []
-    # The carts, wishlists and product views of the whole batch, in a few queries.
-    composer.session.prefetch([message.contact for message in claimed])
     for message in claimed:
         try:
             ready.append((message, composer.build(message)))
         except DatabaseError as error:
             # Nothing was sent: a database hiccup is worth another try.
-            outcomes[message.pk] = retry_or_fail(message, error, now)
+            run.outcomes[message.pk] = retry_or_fail(message, error, now)
         except Exception as error:
-            outcomes[message.pk] = Outcome(
+            run.outcomes[message.pk] = Outcome(
                 Status.FAILED, f"The email could not be rendered: {errors.describe(error)}"
             )
     # Stored before the provider sees the message: a click may come back at once.
     save_fields([message for message, _ in ready], ["subject", "from_email", "links"])
     return ready
+
+
+def _render_and_send(composer: Composer, claimed: list[Message], run: SendRun, now) -> None:
+    """Render the claimed messages a few at a time, each group sent while the next renders."""
+    # The carts, wishlists and product views of the whole batch, in a few queries.
+    composer.session.prefetch([message.contact for message in claimed])
+    opened = False
+    for start in range(0, len(claimed), PIPELINE_CHUNK):
+        ready = _render(composer, claimed[start : start + PIPELINE_CHUNK], run, now)
+        if not ready:
+            continue
+        if not opened:
+            try:
+                run.connection.open()
+            except Exception as error:
+                for message in claimed[start:]:
+                    if message.pk not in run.outcomes:
+                        run.retry_or_fail(message, error)
+                return
+            opened = True
+        run.send(ready)
 
 
 def deliver_messages(
@@ -227,34 +250,30 @@ def deliver_messages(
     claimed = _claim([m for m in messages if verdicts[m.pk].action == policies.SEND], start)
     if not claimed:
         return report
-    run = SendRun(clock)
     own_connection = connection is None
+    run = SendRun(clock, connection or get_connection())
+    aborted = True
     try:
-        ready = _render(composer or Composer(), claimed, run.outcomes, start)
-        if ready:
-            connection = connection or get_connection()
-            try:
-                connection.open()
-            except Exception as error:
-                for message, _ in ready:
-                    run.retry_or_fail(message, error)
-            else:
-                run.send_all(connection, ready)
+        _render_and_send(composer or Composer(), claimed, run, start)
+        aborted = False
     finally:
-        # Also on KeyboardInterrupt or SystemExit: record what is known.
+        # Also on KeyboardInterrupt or SystemExit: stop sending, record what is known.
         try:
-            if own_connection and connection is not None:
-                connection.close()
-        except Exception:
-            logger.debug("Closing the email connection failed", exc_info=True)
-        counts = run.record(claimed)
-        report.sent += counts[Status.SENT]
-        report.retrying += counts[Status.QUEUED]
-        report.failed += counts[Status.FAILED]
-        report.skipped += counts[Status.SKIPPED]
-        report.uncertain += counts[Status.SENDING]
-        if report.retrying:
-            ensure_delivery_schedule()
+            run.finish(abort=aborted)  # raises what stopped the sending thread, if anything
+        finally:
+            try:
+                if own_connection:
+                    run.connection.close()
+            except Exception:
+                logger.debug("Closing the email connection failed", exc_info=True)
+            counts = run.record(claimed)
+            report.sent += counts[Status.SENT]
+            report.retrying += counts[Status.QUEUED]
+            report.failed += counts[Status.FAILED]
+            report.skipped += counts[Status.SKIPPED]
+            report.uncertain += counts[Status.SENDING]
+            if report.retrying:
+                ensure_delivery_schedule()
     return report
 
 

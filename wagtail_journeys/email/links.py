@@ -46,9 +46,15 @@ def open_pixel_url(message_id: int, base: str | None = None) -> str:
     return _reverse("open", tokens.make_token(tokens.OPEN, message_id), base)
 
 
-def click_url(message_id: int, url: str, base: str | None = None) -> str:
-    """A redirect to ``url`` that records a click; it leads nowhere but ``url``."""
-    return _reverse("click", tokens.make_token(tokens.CLICK, message_id, url), base)
+def click_url(message_id: int, index: int, base: str | None = None) -> str:
+    """A redirect to link ``index`` of message ``message_id`` (its ``links``) that records a click.
+
+    The token signs the message, not the link: one signature serves every
+    link of an email, and the redirect can only lead to a URL stored with
+    that message.
+    """
+    token = tokens.make_token(tokens.CLICK, message_id)
+    return absolute(reverse("wagtail_journeys:click", args=[token, index]), base)
 
 
 def unsubscribe_url(message_id: int, base: str | None = None) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.html import escape
 
-from wagtail_journeys.email import links
+from wagtail_journeys.email import tokens
 from wagtail_journeys.email.context import EmailContext, RenderSession
 from wagtail_journeys.email.layout import inline_fragment
 from wagtail_journeys.models.messages import Kind
@@ -45,6 +45,8 @@ class RenderedEmail:
     text: str
     #: Every absolute URL in the message (the click redirect accepts only these).
     links: list[str] = field(default_factory=list)
+    #: The message's own unsubscribe link (for the ``List-Unsubscribe`` header).
+    unsubscribe_url: str = ""
 
 
 class _LinkRewriter:
@@ -56,14 +58,15 @@ class _LinkRewriter:
         self.track = self.message_id is not None and session.track_clicks
         self.links: list[str] = []
         self._wrapped: dict[str, str] = {}
+        self._click_url = session.click_url_factory(self.message_id) if self.track else None
 
     def link(self, url: str) -> str:
         """The URL to put in the message for the link ``url`` (absolute)."""
         if not url.startswith(("http://", "https://")) or self.session.is_own_url(url):
             return url
         if url not in self._wrapped:
+            self._wrapped[url] = self._click_url(len(self.links)) if self.track else url
             self.links.append(url)
-            self._wrapped[url] = self.session.click_url(self.message_id, url) if self.track else url
         return self._wrapped[url]
 
     def _attribute(self, match: re.Match) -> str:
@@ -85,12 +88,12 @@ class _LinkRewriter:
 def _footer_urls(session: RenderSession, contact, message) -> tuple[str, str]:
     """The unsubscribe and preference-centre URLs of this email."""
     if message is not None and message.pk is not None:
-        unsubscribe = links.unsubscribe_url(message.pk, session.base)
+        unsubscribe = session.signed_url("unsubscribe", tokens.UNSUBSCRIBE, message.pk)
     else:
         # A preview has no message to unsubscribe from: the link shows what it will be.
         unsubscribe = session.absolute(reverse("wagtail_journeys:unsubscribe", args=["preview"]))
     if contact.pk is not None:
-        preferences = links.preferences_url(contact.pk, session.base)
+        preferences = session.signed_url("preferences", tokens.PREFERENCES, contact.pk)
     else:
         preferences = session.absolute(reverse("wagtail_journeys:preferences", args=["preview"]))
     return unsubscribe, preferences
@@ -129,7 +132,7 @@ def render_email(
     preheader = " ".join(ctx.merge_text(template.preheader).split())
     open_pixel = ""
     if message is not None and message.pk is not None and session.track_opens:
-        open_pixel = links.open_pixel_url(message.pk, session.base)
+        open_pixel = session.signed_url("open", tokens.OPEN, message.pk)
     flags = {
         # The message's kind wins: a marketing template sent as a transactional
         # confirmation must not carry an unsubscribe footer its headers lack.
@@ -168,4 +171,5 @@ def render_email(
         html=document,
         text=re.sub(r"\n{3,}", "\n\n", text).strip() + "\n",
         links=rewriter.links,
+        unsubscribe_url=unsubscribe_url,
     )

@@ -28,8 +28,11 @@ def _salt(purpose: str) -> str:
 
 
 def make_token(purpose: str, *values: Any) -> str:
-    """Sign ``values`` (JSON-serialisable) for one purpose; URL-safe."""
-    return signing.dumps(list(values), salt=_salt(purpose), compress=True)
+    """Sign ``values`` (JSON-serialisable) for one purpose; URL-safe.
+
+    Not compressed: the values are a few ids, which zlib only makes longer.
+    """
+    return signing.dumps(list(values), salt=_salt(purpose))
 
 
 def read_token(purpose: str, token: str, max_age: int | None = None) -> list[Any]:

@@ -83,23 +83,20 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def click(request: HttpRequest, token: str) -> HttpResponse:
+def click(request: HttpRequest, token: str, index: int) -> HttpResponse:
     """The click redirect: records the click, then goes to the link's target.
 
-    The target comes from the signed token and must also be one of the links
-    stored with the message, so this can never redirect anywhere else.
+    The token signs the message; the target is link ``index`` of the links
+    stored with that message, so this can never redirect anywhere else.
     """
     try:
-        message_id, url = _read(tokens.CLICK, token, "LINK_MAX_AGE", 2)
+        (message_id,) = _read(tokens.CLICK, token, "LINK_MAX_AGE", 1)
     except BadLink as error:
         return _bad_link(request, str(error))
     message = Message.objects.select_related("contact").filter(pk=message_id).first()
-    if (
-        message is None
-        or not isinstance(url, str)
-        or url not in (message.links or [])
-        or not url.lower().startswith(("http://", "https://"))
-    ):
+    stored = message.links if message is not None else None
+    url = stored[index] if isinstance(stored, list) and index < len(stored) else None
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         return _bad_link(request, _("This link is not valid."))
     record_click(message, url, _hit(request), source="redirect")
     return HttpResponseRedirect(url)
