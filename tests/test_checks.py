@@ -66,6 +66,8 @@ def test_no_task_broker(settings, cluster):
         ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "wagtail_journeys.E020"),
         ({"DEFAULT_TIMEZONE": "../etc"}, "wagtail_journeys.E020"),
         ({"TRACK_OPENS": "yes"}, "wagtail_journeys.E021"),
+        ({"SEGMENT_REFRESH_ON_EVENT": "yes"}, "wagtail_journeys.E021"),
+        ({"SEGMENT_REFRESH_BATCH": "lots"}, "wagtail_journeys.E013"),
     ],
 )
 def test_bad_settings(settings, value, check_id):

@@ -367,3 +367,19 @@ def test_demo_data_sets_up_email(demo):
     assert welcome.subject == "Welcome to Kettle & Bean, Ada"
     assert 'href="http://127.0.0.1:8000/shop/"' in welcome.html
     assert "WELCOME-" in welcome.text and "Bristol" in welcome.text
+
+
+def test_demo_data_has_the_example_segments(demo):
+    from wagtail_journeys.models import Contact, Event, Segment
+    from wagtail_journeys.segments.membership import refresh_segment
+
+    names = set(Segment.objects.values_list("name", flat=True))
+    assert "Viewed pricing, never bought" in names and len(names) == 4
+    looker = Contact.objects.create(email="looker@example.com")
+    buyer = Contact.objects.create(email="buyer@example.com")
+    for contact in (looker, buyer):
+        Event.objects.create(contact=contact, name="page_viewed", path="/pricing/")
+    Event.objects.create(contact=buyer, name="order_completed")
+    pricing = Segment.objects.get(name="Viewed pricing, never bought")
+    refresh_segment(pricing)
+    assert list(pricing.memberships.values_list("contact__email", flat=True)) == [looker.email]

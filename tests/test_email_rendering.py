@@ -393,11 +393,21 @@ def test_fixed_discount_code():
 
 
 def test_conditional_content_is_shown_only_to_matching_contacts():
+    # The segments' rules, answered by the segments' compiler.
     rules = {
         "match": "all",
-        "conditions": [
-            {"field": "tag", "key": "", "operator": "equals", "value": "VIP"},
-            {"field": "custom", "key": "plan", "operator": "not_equals", "value": "free"},
+        "rules": [
+            ("tag", {"has": True, "tag": "VIP"}),
+            (
+                "field",
+                {
+                    "field": "custom",
+                    "custom_field": "plan",
+                    "custom_type": "text",
+                    "operator": "not_equals",
+                    "value": "free",
+                },
+            ),
         ],
         "content": [("heading", {"text": "Members only", "level": "h2"})],
     }

@@ -23,3 +23,20 @@ class WagtailJourneysConfig(AppConfig):
 
         # Delivery, open, click, bounce... reports from any ESP's webhook.
         tracking.connect(handle_tracking_event, dispatch_uid="wagtail_journeys_esp_tracking")
+
+        from django.db.models.signals import post_delete
+
+        from wagtail_journeys.models import Segment
+        from wagtail_journeys.segments.dispatch import (
+            forget_dependencies,
+            on_event_recorded,
+            on_segment_saved,
+        )
+        from wagtail_journeys.signals import event_recorded
+
+        # Segments whose rules an event can change are refreshed for its contact.
+        event_recorded.connect(on_event_recorded, dispatch_uid="wagtail_journeys_segments")
+        post_save.connect(on_segment_saved, sender=Segment, dispatch_uid="journeys_segment_saved")
+        post_delete.connect(
+            forget_dependencies, sender=Segment, dispatch_uid="journeys_segment_gone"
+        )

@@ -28,6 +28,8 @@ _INT_SETTINGS = (
     "SEND_BATCH_SIZE",
     "SEND_MAX_ATTEMPTS",
     "SEND_RETRY_DELAY",
+    "SEGMENT_REFRESH_BATCH",
+    "SEGMENT_REFRESH_MINUTES",
 )
 
 
@@ -246,7 +248,7 @@ def check_email_settings(app_configs, **kwargs):
                     id="wagtail_journeys.E020",
                 )
             )
-    for key in ("TRACK_OPENS", "TRACK_CLICKS"):
+    for key in ("TRACK_OPENS", "TRACK_CLICKS", "SEGMENT_REFRESH_ON_EVENT"):
         if not isinstance(conf.get_setting(key), bool):
             errors.append(
                 Error(

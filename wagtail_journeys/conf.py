@@ -78,6 +78,10 @@ DEFAULTS: dict[str, Any] = {
         "proofpoint",
         "mimecast",
     ),
+    # Segments
+    "SEGMENT_REFRESH_BATCH": 50_000,
+    "SEGMENT_REFRESH_MINUTES": 15,
+    "SEGMENT_REFRESH_ON_EVENT": True,
 }
 
 

@@ -15,3 +15,19 @@ def deliver_messages(message_ids: list[int]) -> dict[str, int]:
 def send_queued() -> dict[str, int]:
     """Deliver every queued message that is due: the repeating schedule's task."""
     return delivery.deliver_due().as_dict()
+
+
+def refresh_contact_segments(contact_id: int, event_name: str | None = None) -> dict[str, int]:
+    """One contact's membership of the segments an event can change (``segments.membership``)."""
+    from wagtail_journeys.segments import membership
+
+    report = membership.refresh_contact(contact_id, event_name)
+    return {"entered": report.entered, "exited": report.exited}
+
+
+def refresh_segments() -> dict[str, int]:
+    """Every segment's membership, in batches: the repeating schedule's task."""
+    from wagtail_journeys.segments import membership
+
+    reports = membership.refresh_all()
+    return {name: report.members for name, report in reports.items()}

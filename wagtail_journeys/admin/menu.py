@@ -1,10 +1,11 @@
-"""The admin menu of wagtail-journeys' audience: contacts, messages, consent, signups."""
+"""The admin menu of wagtail-journeys' audience: contacts, segments, messages, consent, signups."""
 
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.base import ViewSetGroup
 
 from wagtail_journeys.admin.contacts import ContactViewSet
 from wagtail_journeys.admin.messages import ConsentRecordViewSet, MessageViewSet
+from wagtail_journeys.admin.segments import SegmentViewSet
 from wagtail_journeys.admin.signups import SignupFormViewSet, TopicViewSet
 
 
@@ -15,6 +16,7 @@ class AudienceViewSetGroup(ViewSetGroup):
     menu_icon = "group"
     items = (
         ContactViewSet,
+        SegmentViewSet,
         MessageViewSet,
         ConsentRecordViewSet,
         SignupFormViewSet,

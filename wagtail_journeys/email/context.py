@@ -242,6 +242,8 @@ class EmailContext:
         self.context = dict(context or {})
         self.template = template
         self.block_id = ""
+        #: What blocks work out once per email and need twice (HTML and text).
+        self.memo: dict = {}
         self.merge = merge.merge_values(
             contact,
             site_name=session.brand["company_name"],

@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from django.apps import apps
 from django.core.mail import get_connection
 from django.db import DatabaseError
 from django.db.models import F, Q, QuerySet
@@ -42,6 +41,7 @@ from wagtail_journeys.email import errors, policies
 from wagtail_journeys.email.composing import Composer
 from wagtail_journeys.email.transport import Outcome, SendRun, retry_or_fail, save_fields
 from wagtail_journeys.models.messages import Message
+from wagtail_journeys.schedules import ensure_schedule
 
 __all__ = [
     "DeliveryReport",
@@ -71,22 +71,7 @@ def ensure_delivery_schedule() -> None:
     back-off, messages deferred by quiet hours or ``send_after``, and any
     whose task was lost.
     """
-    if not apps.is_installed("django_q"):
-        return
-    from django_q.models import Schedule
-
-    try:
-        Schedule.objects.get_or_create(
-            name=SCHEDULE_NAME,
-            defaults={
-                "func": SEND_QUEUED_TASK,
-                "schedule_type": Schedule.MINUTES,
-                "minutes": 1,
-                "repeats": -1,
-            },
-        )
-    except DatabaseError:
-        logger.exception("Could not create the %r schedule", SCHEDULE_NAME)
+    ensure_schedule(SCHEDULE_NAME, SEND_QUEUED_TASK, minutes=1)
 
 
 @dataclass

@@ -2,6 +2,7 @@ from wagtail_journeys.models.branding import EmailBrandSettings
 from wagtail_journeys.models.commerce import Cart, CartItem, Wishlist, WishlistItem
 from wagtail_journeys.models.contacts import Contact, ContactTag, EmailFrequency
 from wagtail_journeys.models.events import Event
+from wagtail_journeys.models.imports import SegmentImport
 from wagtail_journeys.models.messages import (
     ConsentRecord,
     DiscountCode,
@@ -12,6 +13,7 @@ from wagtail_journeys.models.messages import (
     SignupForm,
     Topic,
 )
+from wagtail_journeys.models.segments import Segment, SegmentMembership
 
 __all__ = [
     "Cart",
@@ -27,6 +29,9 @@ __all__ = [
     "Kind",
     "Message",
     "MessageEvent",
+    "Segment",
+    "SegmentImport",
+    "SegmentMembership",
     "SignupForm",
     "Topic",
     "Wishlist",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from . import content, emails, images, pages, users
+from . import content, emails, images, pages, segments, users
 
 
 @dataclass
@@ -96,6 +96,9 @@ def load_demo_data() -> LoadReport:
         emails.create_signup_form(newsletter, topics),
         "newsletter signup with double opt-in",
     )
+
+    for segment in segments.create_segments():
+        report.add(True, f"segment “{segment.name}”")
 
     _, created = users.create_admin_user()
     report.add(created, f"superuser “{users.ADMIN_USERNAME}”")

@@ -16,7 +16,7 @@ from wagtail_journeys.email.blocks.commerce import (
     RecommendationsBlock,
     WishlistItemsBlock,
 )
-from wagtail_journeys.email.blocks.conditions import ConditionalBlock, contact_matches
+from wagtail_journeys.email.blocks.conditions import ConditionalBlock
 from wagtail_journeys.email.blocks.content import (
     ButtonBlock,
     ColumnsBlock,
@@ -33,7 +33,6 @@ __all__ = [
     "EmailBodyBlock",
     "EmailStreamBlock",
     "RAW_HTML_BLOCK_NAME",
-    "contact_matches",
 ]
 
 #: The name of raw HTML blocks in every stream (checked against the permission).

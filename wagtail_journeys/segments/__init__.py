@@ -1,0 +1,1 @@
+"""Segments: rule blocks, the compiler that turns them into one query, and membership."""
