@@ -14,7 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.utils import timezone
 
 #: A condition every contact meets, and one none meets (``Q()`` would vanish in an OR).
@@ -68,12 +78,21 @@ def counted(rows: QuerySet, comparison: str, count: int, ctx: CompileContext) ->
     rows = ctx.own(rows).filter(contact_id__isnull=False)
 
     def having(lookup: str, number: int) -> QuerySet:
+        # Grouped by ``contact_id + 0``, not the column: grouping by the column makes
+        # SQLite walk the whole contact-first index (a skip-scan, 5x slower at 2M
+        # events) instead of reading the (name, occurred_at) range of the window.
+        # One contact's check reads its own index entries: the column is right there.
+        contact = (
+            F("contact_id")
+            if ctx.contact_id is not None
+            else ExpressionWrapper(F("contact_id") + 0, output_field=BigIntegerField())
+        )
         return (
             rows.order_by()
-            .values("contact_id")
+            .values(journeys_contact=contact)
             .annotate(journeys_count=Count("pk"))
             .filter(**{f"journeys_count__{lookup}": number})
-            .values("contact_id")
+            .values("journeys_contact")
         )
 
     if comparison == AT_LEAST:
