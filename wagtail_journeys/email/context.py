@@ -25,8 +25,14 @@ from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import links, merge, tokens
 from wagtail_journeys.email.text import html_to_text
 
-#: Our own endpoints: links to them are never wrapped for click tracking.
-_OWN_URL_NAMES = ("open", "click", "unsubscribe", "preferences", "confirm")
+#: Our own endpoints (with their arguments after the token): links to them are never wrapped.
+_OWN_URLS = (
+    ("open", ()),
+    ("click", (0,)),
+    ("unsubscribe", ()),
+    ("preferences", ()),
+    ("confirm", ()),
+)
 
 
 class RenderSession:
@@ -174,12 +180,7 @@ class RenderSession:
     @cached_property
     def own_url_prefixes(self) -> tuple[str, ...]:
         """Absolute URL prefixes of the open, click, unsubscribe, preferences and confirm views."""
-        prefixes = []
-        for name in _OWN_URL_NAMES:
-            args = ["-", 0] if name == "click" else ["-"]
-            path = reverse(f"wagtail_journeys:{name}", args=args)
-            prefixes.append(self.absolute(path[: path.rindex("-")]))
-        return tuple(prefixes)
+        return tuple(self._url_parts(name, *extra)[0] for name, extra in _OWN_URLS)
 
     def is_own_url(self, url: str) -> bool:
         return url.startswith(self.own_url_prefixes)

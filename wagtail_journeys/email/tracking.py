@@ -197,6 +197,17 @@ def _first_human_open(
     return True
 
 
+def _judge(
+    message: Message, hit: Hit, detail: dict[str, Any] | None, *, click: bool
+) -> tuple[str | None, dict[str, Any]]:
+    """Whether a machine made ``hit`` (its reason, or None), and the detail to store with it."""
+    reason = machine_reason(message, hit, click=click)
+    detail = {**(detail or {}), "user_agent": (hit.user_agent or "")[:512]}
+    if reason:
+        detail["machine_reason"] = reason
+    return reason, detail
+
+
 def record_open(
     message: Message,
     hit: Hit,
@@ -212,10 +223,7 @@ def record_open(
     sets ``first_opened_at``, records one ``email_opened`` event (unique
     opens) and moves the contact's ``last_engaged_at``.
     """
-    reason = machine_reason(message, hit)
-    detail = {**(detail or {}), "user_agent": (hit.user_agent or "")[:512]}
-    if reason:
-        detail["machine_reason"] = reason
+    reason, detail = _judge(message, hit, detail, click=False)
     with transaction.atomic():
         stored = _store(
             message,
@@ -249,10 +257,7 @@ def record_click(
     unopened message, counts as the first open if none was seen (images
     blocked, or opened through a privacy proxy).
     """
-    reason = machine_reason(message, hit, click=True)
-    detail = {**(detail or {}), "user_agent": (hit.user_agent or "")[:512]}
-    if reason:
-        detail["machine_reason"] = reason
+    reason, detail = _judge(message, hit, detail, click=True)
     with transaction.atomic():
         stored = _store(
             message,

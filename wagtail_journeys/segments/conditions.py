@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
-from wagtail_journeys.segments.compiling import FALSE, TRUE, CompileContext
+from wagtail_journeys.segments.compiling import FALSE, CompileContext
 from wagtail_journeys.segments.rules import ANY_EVENT, LEAF_RULES
 
 ALL, ANY = "all", "any"
@@ -138,7 +138,6 @@ __all__ = [
     "ANY",
     "ANY_EVENT",
     "GROUP_DEPTH",
-    "TRUE",
     "compile_condition",
     "condition_events",
     "matches",

@@ -178,7 +178,26 @@ class CartItemsBlock(EmailBlock, blocks.StructBlock):
         return items_text(ctx.merge_text(value["heading"]), items, value["button_label"], link)
 
 
-class WishlistItemsBlock(EmailBlock, blocks.StructBlock):
+class _ProductListBlock(EmailBlock):
+    """A heading and a list of products; subclasses say which with ``items(value, ctx)``."""
+
+    def _items(self, value, ctx) -> list[dict]:
+        # Asked for the HTML and again for the text part: worked out once per email.
+        key = ("items", ctx.block_id)
+        if key not in ctx.memo:
+            ctx.memo[key] = self.items(value, ctx)
+        return ctx.memo[key]
+
+    def get_email_context(self, value, ctx):
+        items = self._items(value, ctx)
+        return {"heading": ctx.merge_text(value["heading"]), "items": items} if items else None
+
+    def render_text(self, value, ctx):
+        items = self._items(value, ctx)
+        return items_text(ctx.merge_text(value["heading"]), items) if items else ""
+
+
+class WishlistItemsBlock(_ProductListBlock, blocks.StructBlock):
     heading = MergeCharBlock(label=_("Heading"), required=False, default=_("Your wishlist"))
     limit = blocks.IntegerBlock(label=_("At most"), default=4, min_value=1, max_value=12)
 
@@ -208,16 +227,8 @@ class WishlistItemsBlock(EmailBlock, blocks.StructBlock):
             for line in ctx.wishlist_items[: value["limit"]]
         ]
 
-    def get_email_context(self, value, ctx):
-        items = self.items(value, ctx)
-        return {"heading": ctx.merge_text(value["heading"]), "items": items} if items else None
 
-    def render_text(self, value, ctx):
-        items = self.items(value, ctx)
-        return items_text(ctx.merge_text(value["heading"]), items) if items else ""
-
-
-class RecommendationsBlock(EmailBlock, blocks.StructBlock):
+class RecommendationsBlock(_ProductListBlock, blocks.StructBlock):
     heading = MergeCharBlock(label=_("Heading"), required=False, default=_("You might also like"))
     count = blocks.IntegerBlock(label=_("Products"), default=3, min_value=1, max_value=12)
 
@@ -235,14 +246,6 @@ class RecommendationsBlock(EmailBlock, blocks.StructBlock):
 
     def items(self, value, ctx) -> list[dict]:
         return [snapshot_item(ctx.session, item) for item in ctx.recommendations(value["count"])]
-
-    def get_email_context(self, value, ctx):
-        items = self.items(value, ctx)
-        return {"heading": ctx.merge_text(value["heading"]), "items": items} if items else None
-
-    def render_text(self, value, ctx):
-        items = self.items(value, ctx)
-        return items_text(ctx.merge_text(value["heading"]), items) if items else ""
 
 
 class DiscountCodeBlock(EmailBlock, blocks.StructBlock):
