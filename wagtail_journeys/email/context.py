@@ -243,8 +243,7 @@ class EmailContext:
         self.context = dict(context or {})
         self.template = template
         self.block_id = ""
-        #: What blocks work out once per email and need twice (HTML and text).
-        self.memo: dict = {}
+        self._once: dict = {}
         self.merge = merge.merge_values(
             contact,
             site_name=session.brand["company_name"],
@@ -261,6 +260,17 @@ class EmailContext:
     def is_sample(self) -> bool:
         """The contact is the unsaved sample contact of a preview."""
         return self.contact.pk is None
+
+    def once(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` for the block being rendered, worked out once per email.
+
+        Blocks render twice, as HTML and as text: what they look up (items,
+        a condition) is the same both times.
+        """
+        key = (name, self.block_id)
+        if key not in self._once:
+            self._once[key] = compute()
+        return self._once[key]
 
     @contextmanager
     def inside_block(self, block_id: str):

@@ -160,7 +160,7 @@ class CartItemsBlock(EmailBlock, blocks.StructBlock):
         return items, ctx.cart_restore_url
 
     def get_email_context(self, value, ctx):
-        items, link = self.items(ctx)
+        items, link = ctx.once("items", lambda: self.items(ctx))
         if not items:
             return None
         return {
@@ -172,7 +172,7 @@ class CartItemsBlock(EmailBlock, blocks.StructBlock):
         }
 
     def render_text(self, value, ctx):
-        items, link = self.items(ctx)
+        items, link = ctx.once("items", lambda: self.items(ctx))
         if not items:
             return ""
         return items_text(ctx.merge_text(value["heading"]), items, value["button_label"], link)
@@ -182,11 +182,7 @@ class _ProductListBlock(EmailBlock):
     """A heading and a list of products; subclasses say which with ``items(value, ctx)``."""
 
     def _items(self, value, ctx) -> list[dict]:
-        # Asked for the HTML and again for the text part: worked out once per email.
-        key = ("items", ctx.block_id)
-        if key not in ctx.memo:
-            ctx.memo[key] = self.items(value, ctx)
-        return ctx.memo[key]
+        return ctx.once("items", lambda: self.items(value, ctx))
 
     def get_email_context(self, value, ctx):
         items = self._items(value, ctx)

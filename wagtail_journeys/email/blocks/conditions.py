@@ -51,11 +51,7 @@ class ConditionalBlock(EmailBlock, blocks.StructBlock):
         }
 
     def _shown(self, value, ctx) -> bool:
-        # Asked for the HTML and again for the text part: one query per email.
-        key = ("conditional", ctx.block_id)
-        if key not in ctx.memo:
-            ctx.memo[key] = value.matches(ctx.contact)
-        return ctx.memo[key]
+        return ctx.once("conditional", lambda: value.matches(ctx.contact))
 
     def render_html(self, value, ctx):
         # No wrapper of its own: the content renders as if it stood in the body.
