@@ -68,6 +68,11 @@ def test_no_task_broker(settings, cluster):
         ({"TRACK_OPENS": "yes"}, "wagtail_journeys.E021"),
         ({"SEGMENT_REFRESH_ON_EVENT": "yes"}, "wagtail_journeys.E021"),
         ({"SEGMENT_REFRESH_BATCH": "lots"}, "wagtail_journeys.E013"),
+        ({"TICK_BATCH_SIZE": 0}, "wagtail_journeys.E022"),
+        ({"CART_ABANDONED_AFTER_MINUTES": 0}, "wagtail_journeys.E022"),
+        ({"WEBHOOK_SECRET": ""}, "wagtail_journeys.E023"),
+        ({"WEBHOOK_SECRET": 42}, "wagtail_journeys.E023"),
+        ({"TICK_LEASE_SECONDS": 30}, "wagtail_journeys.W002"),
     ],
 )
 def test_bad_settings(settings, value, check_id):
@@ -81,6 +86,7 @@ def test_bad_settings(settings, value, check_id):
         {"BASE_URL": "https://shop.example.com", "QUIET_HOURS": ("21:00", "08:00")},
         {"FREQUENCY_CAP": None, "FEWER_EMAILS_CAP": [1, 604800]},
         {"DEFAULT_TIMEZONE": "Europe/Paris", "TRACK_CLICKS": False},
+        {"TICK_MINUTES": 5, "WEBHOOK_SECRET": "s3cret", "TICK_LEASE_SECONDS": 600},
     ],
 )
 def test_good_email_settings_pass(settings, value):

@@ -383,3 +383,25 @@ def test_demo_data_has_the_example_segments(demo):
     pricing = Segment.objects.get(name="Viewed pricing, never bought")
     refresh_segment(pricing)
     assert list(pricing.memberships.values_list("contact__email", flat=True)) == [looker.email]
+
+
+def test_demo_data_publishes_the_journey_templates(demo):
+    from wagtail_journeys.journeys.templates import JOURNEY_TEMPLATES
+    from wagtail_journeys.models import EmailTemplate, Journey
+
+    journeys = Journey.objects.all()
+    assert sorted(journeys.values_list("name", flat=True)) == sorted(
+        template.name for template in JOURNEY_TEMPLATES
+    )
+    for journey in journeys:
+        assert journey.accepts_contacts and journey.live_revision_id, journey.name
+        assert journey.live_revision.user.username == "admin"
+    welcome = EmailTemplate.objects.get(name="Welcome series: 1 Welcome")
+    assert welcome.latest_revision is not None
+    [button] = [child for child in welcome.body if child.block_type == "button"]
+    assert button.value["page"].slug == "shop"
+
+    revisions = Revision.objects.count()
+    assert load_demo_data().created == []
+    assert Journey.objects.count() == len(JOURNEY_TEMPLATES)
+    assert Revision.objects.count() == revisions

@@ -2,7 +2,7 @@
 
 The public Python API is importable from here::
 
-    from wagtail_journeys import track, identify, get_cart, get_wishlist, send_email
+    from wagtail_journeys import track, identify, get_cart, get_wishlist, send_email, enroll
 
 The names are resolved lazily so that importing the package does not need the
 Django app registry to be ready (settings modules and ``apps.py`` import it).
@@ -11,6 +11,7 @@ Django app registry to be ready (settings modules and ``apps.py`` import it).
 __version__ = "0.1.0"
 
 __all__ = [
+    "enroll",
     "track",
     "identify",
     "get_cart",

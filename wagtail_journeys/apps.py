@@ -40,3 +40,16 @@ class WagtailJourneysConfig(AppConfig):
         post_delete.connect(
             forget_dependencies, sender=Segment, dispatch_uid="journeys_segment_gone"
         )
+
+        from wagtail.signals import published, unpublished
+
+        from wagtail_journeys.journeys import dispatch, live_edits
+        from wagtail_journeys.models import Journey
+
+        # Events start journeys, end them at goals and wake "wait until" steps.
+        event_recorded.connect(dispatch.on_event_recorded, dispatch_uid="wagtail_journeys_journeys")
+        published.connect(
+            live_edits.on_published, sender=Journey, dispatch_uid="journeys_published"
+        )
+        unpublished.connect(dispatch.forget_index, sender=Journey, dispatch_uid="journeys_unpub")
+        post_delete.connect(dispatch.forget_index, sender=Journey, dispatch_uid="journeys_gone")

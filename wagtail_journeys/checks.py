@@ -30,6 +30,19 @@ _INT_SETTINGS = (
     "SEND_RETRY_DELAY",
     "SEGMENT_REFRESH_BATCH",
     "SEGMENT_REFRESH_MINUTES",
+    "TICK_MINUTES",
+    "TICK_BATCH_SIZE",
+    "TICK_LEASE_SECONDS",
+    "CART_ABANDONED_AFTER_MINUTES",
+    "DETECT_BATCH_SIZE",
+)
+#: Numbers that must be at least 1 (a zero would stop the work or run it constantly).
+_POSITIVE_SETTINGS = (
+    "TICK_MINUTES",
+    "TICK_BATCH_SIZE",
+    "TICK_LEASE_SECONDS",
+    "CART_ABANDONED_AFTER_MINUTES",
+    "DETECT_BATCH_SIZE",
 )
 
 
@@ -256,4 +269,43 @@ def check_email_settings(app_configs, **kwargs):
                     id="wagtail_journeys.E021",
                 )
             )
+    return errors
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@register(Tags.compatibility)
+def check_journey_settings(app_configs, **kwargs):
+    """The scheduler's numbers, the webhook secret, and the lease against django-q2's timeout."""
+    if not isinstance(getattr(settings, "WAGTAIL_JOURNEYS", None) or {}, dict):
+        return []  # E010 already says so
+    errors = []
+    for key in _POSITIVE_SETTINGS:
+        value = conf.get_setting(key)
+        if _whole(value) and value < 1:
+            errors.append(
+                Error(f'WAGTAIL_JOURNEYS["{key}"] must be at least 1.', id="wagtail_journeys.E022")
+            )
+    secret = conf.get_setting("WEBHOOK_SECRET")
+    if secret is not None and (not isinstance(secret, str) or not secret.strip()):
+        errors.append(
+            Error(
+                'WAGTAIL_JOURNEYS["WEBHOOK_SECRET"] must be None or a non-empty string.',
+                id="wagtail_journeys.E023",
+            )
+        )
+    lease = conf.get_setting("TICK_LEASE_SECONDS")
+    timeout = (getattr(settings, "Q_CLUSTER", None) or {}).get("timeout")
+    if _whole(lease) and _whole(timeout) and lease <= timeout:
+        errors.append(
+            Warning(
+                f'WAGTAIL_JOURNEYS["TICK_LEASE_SECONDS"] ({lease}) is not longer than '
+                f'Q_CLUSTER["timeout"] ({timeout}): a batch still running could be claimed '
+                "again by the next tick (its sends are not repeated, but its steps are re-run).",
+                hint="Make the lease longer than the task timeout.",
+                id="wagtail_journeys.W002",
+            )
+        )
     return errors

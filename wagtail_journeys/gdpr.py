@@ -65,6 +65,14 @@ def export_contact(contact: Contact) -> dict[str, Any]:
         "discount_codes": [
             _row(code) for code in DiscountCode.objects.filter(contact=contact).order_by("pk")
         ],
+        "journeys": [
+            {
+                **_row(enrollment),
+                "journey_name": enrollment.journey.name,
+                "steps": [_row(run) for run in enrollment.runs.order_by("at", "pk")],
+            }
+            for enrollment in contact.enrollments.select_related("journey").order_by("pk")
+        ],
     }
 
 
@@ -83,9 +91,10 @@ def _strip_query(url: str) -> str:
 def erase_contact(contact: Contact) -> dict[str, int]:
     """Remove ``contact`` and their personal data, keeping anonymous message statistics.
 
-    Deleted: the contact, their events, consent records, carts, wishlist and
-    tags. Kept without personal detail: their messages (address, subject,
-    context, links and error text cleared, contact unset) and those messages' events
+    Deleted: the contact, their events, consent records, carts, wishlist,
+    tags and journey enrollments (with their step runs). Kept without
+    personal detail: their messages (address, subject, context, links and
+    error text cleared, contact unset) and those messages' events
     (detail cleared, URL without its query string). Discount codes stay, no
     longer linked to anyone, so a used code is still recognised. Returns how
     many rows of each kind were touched.
@@ -99,6 +108,7 @@ def erase_contact(contact: Contact) -> dict[str, int]:
             "carts": Cart.objects.filter(contact=contact).count(),
             "wishlists": Wishlist.objects.filter(contact=contact).count(),
             "messages": len(message_ids),
+            "enrollments": contact.enrollments.count(),
         }
         events = MessageEvent.objects.filter(message_id__in=message_ids)
         for event in events.exclude(url="").only("pk", "url"):

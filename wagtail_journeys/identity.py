@@ -60,7 +60,8 @@ def _clean_fields(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
 def merge_contacts(source: Contact, target: Contact) -> Contact:
     """Move everything ``source`` has into ``target``, then delete ``source``.
 
-    Events, carts and wishlists move; tags are united; every field ``target``
+    Events, carts, wishlists, journey enrollments and static segment
+    memberships move; tags are united; every field ``target``
     leaves blank is filled from ``source``. Nothing of either side is lost.
     """
     if source.pk == target.pk:
@@ -69,6 +70,8 @@ def merge_contacts(source: Contact, target: Contact) -> Contact:
         Event.objects.filter(contact=source).update(contact=target)
         merge_carts(source, target)
         merge_wishlists(source, target)
+        _merge_enrollments(source, target)
+        _merge_static_memberships(source, target)
         target.tags.add(*source.tags.all())
         for name in CONTACT_FIELDS:
             if not getattr(target, name):
@@ -86,6 +89,33 @@ def merge_contacts(source: Contact, target: Contact) -> Contact:
         source.delete()
         target.save()
     return target
+
+
+def _merge_enrollments(source: Contact, target: Contact) -> None:
+    """Move ``source``'s enrollments; one that would be a second live one in a journey exits."""
+    from wagtail_journeys.models import Enrollment
+
+    for enrollment in Enrollment.objects.filter(contact=source).order_by("pk"):
+        clash = Enrollment.objects.filter(journey_id=enrollment.journey_id, contact=target)
+        if enrollment.live_key and clash.filter(live_key=enrollment.live_key).exists():
+            enrollment.status = Enrollment.Status.EXITED
+            enrollment.exit_reason = "Merged into a contact already in this journey."
+            enrollment.next_run_at = None
+            enrollment.live_key = None
+        if enrollment.entry_key and clash.filter(entry_key=enrollment.entry_key).exists():
+            enrollment.entry_key = None
+        enrollment.contact = target
+        enrollment.save()
+
+
+def _merge_static_memberships(source: Contact, target: Contact) -> None:
+    from wagtail_journeys.models import Segment, SegmentMembership
+
+    static = SegmentMembership.objects.filter(contact=source, segment__kind=Segment.Kind.STATIC)
+    SegmentMembership.objects.bulk_create(
+        [SegmentMembership(segment_id=m.segment_id, contact=target) for m in static],
+        ignore_conflicts=True,
+    )
 
 
 def link_user(contact: Contact, user) -> Contact:

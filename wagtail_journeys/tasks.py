@@ -31,3 +31,24 @@ def refresh_segments() -> dict[str, int]:
 
     reports = membership.refresh_all()
     return {name: report.members for name, report in reports.items()}
+
+
+def dispatch_event(event_id: int) -> dict[str, int]:
+    """What one committed event does to journeys (``journeys.dispatch``)."""
+    from wagtail_journeys.journeys.dispatch import dispatch_event as dispatch
+
+    return dispatch(event_id)
+
+
+def run_enrollments(enrollment_ids: list[int], claim: str) -> dict[str, int]:
+    """Run one claimed batch of due enrollments (``journeys.scheduler``)."""
+    from wagtail_journeys.journeys.scheduler import run_claimed
+
+    return run_claimed(enrollment_ids, claim).stats
+
+
+def tick() -> dict[str, int]:
+    """Detect carts, inactivity and anniversaries; claim what is due: the repeating schedule."""
+    from wagtail_journeys.journeys.scheduler import tick as run_tick
+
+    return run_tick().as_dict()

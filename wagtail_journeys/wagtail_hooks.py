@@ -2,10 +2,13 @@ from wagtail import hooks
 from wagtail.snippets.models import register_snippet
 
 from wagtail_journeys.admin.email_templates import EmailTemplateViewSet
-from wagtail_journeys.admin.menu import AudienceViewSetGroup
+from wagtail_journeys.admin.menu import JourneysViewSetGroup
 from wagtail_journeys.tracking.pages import track_page_views
 
 # order=1: inside core's view-restriction check (order 0), see tracking/pages.py.
 hooks.register("on_serve_page", track_page_views, order=1)
-hooks.register("register_admin_viewset", AudienceViewSetGroup)
+# Registered now rather than through the register_admin_viewset hook (which runs when the
+# admin URLs load): the snippets among them (journeys, segments) are then known to Wagtail's
+# post_migrate handler, which creates the journeys' publish, lock and unlock permissions.
+register_snippet(JourneysViewSetGroup)
 register_snippet(EmailTemplateViewSet)

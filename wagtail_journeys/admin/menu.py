@@ -1,20 +1,22 @@
-"""The admin menu of wagtail-journeys' audience: contacts, segments, messages, consent, signups."""
+"""The admin menu of wagtail-journeys: journeys, contacts, segments, messages, consent, signups."""
 
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.base import ViewSetGroup
 
 from wagtail_journeys.admin.contacts import ContactViewSet
+from wagtail_journeys.admin.journeys import JourneyViewSet
 from wagtail_journeys.admin.messages import ConsentRecordViewSet, MessageViewSet
 from wagtail_journeys.admin.segments import SegmentViewSet
 from wagtail_journeys.admin.signups import SignupFormViewSet, TopicViewSet
 
 
-class AudienceViewSetGroup(ViewSetGroup):
-    """One menu for the people and what they were sent."""
+class JourneysViewSetGroup(ViewSetGroup):
+    """One menu for the journeys, the people in them and what they were sent."""
 
-    menu_label = _("Audience")
+    menu_label = _("Journeys")
     menu_icon = "group"
     items = (
+        JourneyViewSet,
         ContactViewSet,
         SegmentViewSet,
         MessageViewSet,

@@ -9,10 +9,10 @@ from wagtail_journeys.tracking.visitors import get_visitor
 
 
 def get_cart(request: HttpRequest, *, create: bool = True):
-    """The visitor's open cart.
+    """The visitor's open cart (their abandoned one, reopened, if they have no open cart).
 
     With ``create=False`` (for templates that only show the cart) nothing is
-    written and ``None`` is returned when the visitor has no open cart.
+    written: the open or abandoned cart is returned, or ``None``.
     A cart belongs to a contact, so creating one also creates the anonymous
     contact of a new visitor, and keeps the visitor cookie, even without
     tracking consent: a cart is part of the shop, not of the tracking.
@@ -28,6 +28,18 @@ def get_cart(request: HttpRequest, *, create: bool = True):
     if create:
         visitor.keep_for_shop()
     cart = Cart.objects.filter(contact=contact, status=Cart.Status.OPEN).first()
+    if cart is None:
+        # A visitor back after their cart was marked abandoned finds it again.
+        abandoned = (
+            Cart.objects.filter(contact=contact, status=Cart.Status.ABANDONED)
+            .order_by("-abandoned_at", "-pk")
+            .first()
+        )
+        if abandoned is not None and not create:
+            return abandoned
+        if abandoned is not None:
+            reopen_cart(abandoned)
+            cart = Cart.objects.filter(contact=contact, status=Cart.Status.OPEN).first()
     if cart is None and create:
         cart, _ = Cart.objects.get_or_create(
             contact=contact,
@@ -35,6 +47,29 @@ def get_cart(request: HttpRequest, *, create: bool = True):
             defaults={"currency": conf.get_setting("DEFAULT_CURRENCY")},
         )
     return cart
+
+
+def reopen_cart(cart) -> None:
+    """Make an abandoned cart open again, unless its contact already has an open one.
+
+    It keeps ``abandoned_at``: a cart is reported abandoned once, not each
+    time it is left again.
+    """
+    from django.db import IntegrityError, transaction
+
+    from wagtail_journeys.models import Cart
+
+    if cart.status != Cart.Status.ABANDONED:
+        return
+    if Cart.objects.filter(contact_id=cart.contact_id, status=Cart.Status.OPEN).exists():
+        return
+    try:
+        with transaction.atomic():
+            Cart.objects.filter(pk=cart.pk, status=Cart.Status.ABANDONED).update(
+                status=Cart.Status.OPEN
+            )
+    except IntegrityError:
+        pass  # another cart of this contact was opened at the same moment: keep that one
 
 
 def get_wishlist(request: HttpRequest, *, create: bool = True):

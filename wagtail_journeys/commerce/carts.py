@@ -134,7 +134,7 @@ class CartMethods:
             self.save(update_fields=["checkout_started_at", "updated_at"])
             self._record(
                 "checkout_started",
-                total=str(self.total),
+                total=float(self.total),
                 currency=self.currency,
                 item_count=sum(item.quantity for item in items),
             )
@@ -155,7 +155,7 @@ class CartMethods:
             self._record(
                 "order_completed",
                 order_ref=self.order_ref,
-                total=str(total),
+                total=float(total),
                 currency=self.currency,
                 item_count=sum(item.quantity for item in items),
                 items=[{**product_properties(item), "quantity": item.quantity} for item in items],

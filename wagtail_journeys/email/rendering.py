@@ -128,7 +128,9 @@ def render_email(
         preferences_url=preferences_url,
     )
     body_block = template.body.stream_block
-    subject = " ".join(ctx.merge_text(template.subject).split())
+    # A journey's A/B subject variant replaces the template's own.
+    subject_source = (context or {}).get("subject_variant") or template.subject
+    subject = " ".join(ctx.merge_text(subject_source).split())
     preheader = " ".join(ctx.merge_text(template.preheader).split())
     open_pixel = ""
     if message is not None and message.pk is not None and session.track_opens:

@@ -11,8 +11,10 @@ hours, ``send_after``) or whose task was lost.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -35,6 +37,7 @@ __all__ = [
     "DeliveryReport",
     "deliver_due",
     "deliver_messages",
+    "batched_delivery",
     "enqueue_delivery",
     "ensure_delivery_schedule",
     "send_email",
@@ -63,11 +66,13 @@ def _tags(template: EmailTemplate, tags: Iterable[str] | None) -> list[str]:
     return found
 
 
-def _new_message(contact: Contact, template: EmailTemplate, key: str, **fields) -> Message:
+def _new_message(
+    contact: Contact, template: EmailTemplate, key: str, revision_id=None, **fields
+) -> Message:
     return Message(
         contact=contact,
         template=template,
-        template_revision_id=template.latest_revision_id,
+        template_revision_id=revision_id or template.latest_revision_id,
         to_email=contact.email or "",
         idempotency_key=key,
         **fields,
@@ -78,10 +83,35 @@ def _is_due(message: Message, now: datetime) -> bool:
     return message.send_after is None or message.send_after <= now
 
 
+_gathering = threading.local()
+
+
+@contextmanager
+def batched_delivery() -> Iterator[None]:
+    """Gather the delivery tasks of the messages queued inside, and start them together.
+
+    Use it inside a transaction that queues many messages one at a time (a
+    journey tick): they are delivered in ``SEND_BATCH_SIZE`` batches over
+    shared connections instead of one task per message.
+    """
+    outer = getattr(_gathering, "ids", None)
+    _gathering.ids = [] if outer is None else outer
+    try:
+        yield
+    finally:
+        if outer is None:
+            ids, _gathering.ids = _gathering.ids, None
+            if ids:
+                transaction.on_commit(partial(enqueue_delivery, ids))
+
+
 def _deliver_on_commit(messages: list[Message]) -> None:
     now = timezone.now()
     due = [message.pk for message in messages if _is_due(message, now)]
-    if due:
+    gathered = getattr(_gathering, "ids", None)
+    if due and gathered is not None:
+        gathered.extend(due)
+    elif due:
         transaction.on_commit(partial(enqueue_delivery, due))
     if len(due) < len(messages):
         # Messages for later are picked up by the repeating schedule.
@@ -99,6 +129,8 @@ def send_email(
     variant: str = "",
     tags: Iterable[str] | None = None,
     send_after: datetime | None = None,
+    enrollment=None,
+    template_revision_id: int | None = None,
 ) -> Message:
     """Queue ``template`` for ``contact`` and deliver it once the current transaction commits.
 
@@ -110,7 +142,8 @@ def send_email(
     journey step cannot send twice. ``send_after`` delays delivery.
 
     Whether the message may go (suppression, consent, frequency cap, quiet
-    hours) is decided at delivery, and recorded on the message.
+    hours) is decided at delivery, and recorded on the message. Journeys
+    pass their ``enrollment`` and the template revision to pin.
     """
     if idempotency_key:
         existing = Message.objects.filter(idempotency_key=idempotency_key).first()
@@ -126,6 +159,8 @@ def send_email(
         step_id=step_id,
         variant=variant,
         send_after=send_after,
+        enrollment=enrollment,
+        revision_id=template_revision_id,
     )
     try:
         with transaction.atomic():

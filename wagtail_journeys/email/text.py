@@ -56,7 +56,9 @@ class _TextParser(HTMLParser):
             href, start = self.href_stack.pop()
             if not href or href.startswith("#"):
                 return
-            url = href if href.startswith("mailto:") else links.absolute(href, self.base)
+            # A merge field ({{ preferences_url }}) is filled in after this, into an absolute URL.
+            merged = "{{" in href or "%7B%7B" in href
+            url = href if href.startswith("mailto:") or merged else links.absolute(href, self.base)
             label = "".join(self.parts[start:]).strip()
             if label != url and label != href.removeprefix("mailto:"):
                 self.parts.append(f" ({url})" if label else url)

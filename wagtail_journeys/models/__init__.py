@@ -3,6 +3,7 @@ from wagtail_journeys.models.commerce import Cart, CartItem, Wishlist, WishlistI
 from wagtail_journeys.models.contacts import Contact, ContactTag, EmailFrequency
 from wagtail_journeys.models.events import Event
 from wagtail_journeys.models.imports import SegmentImport
+from wagtail_journeys.models.journeys import Enrollment, Journey, StepRun
 from wagtail_journeys.models.messages import (
     ConsentRecord,
     DiscountCode,
@@ -25,7 +26,9 @@ __all__ = [
     "EmailBrandSettings",
     "EmailFrequency",
     "EmailTemplate",
+    "Enrollment",
     "Event",
+    "Journey",
     "Kind",
     "Message",
     "MessageEvent",
@@ -33,6 +36,7 @@ __all__ = [
     "SegmentImport",
     "SegmentMembership",
     "SignupForm",
+    "StepRun",
     "Topic",
     "Wishlist",
     "WishlistItem",

@@ -168,6 +168,14 @@ class Message(models.Model):
     #: Extra values for the template (``cart_id``, trigger properties...).
     context = models.JSONField(_("context"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     tags = models.JSONField(_("tags"), default=list, blank=True)
+    enrollment = models.ForeignKey(
+        "wagtail_journeys.Enrollment",
+        verbose_name=_("enrollment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
     step_id = models.CharField(_("step"), max_length=64, blank=True)
     variant = models.CharField(_("variant"), max_length=64, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)
@@ -253,6 +261,7 @@ class ConsentRecord(models.Model):
         ADMIN = "admin", _("Admin")
         API = "api", _("Python API")
         IMPORT = "import", _("Import")
+        JOURNEY = "journey", _("Journey step")
 
     contact = models.ForeignKey(
         "wagtail_journeys.Contact",

@@ -102,6 +102,25 @@ def add_members(segment: Segment, contact_ids, *, now: datetime | None = None) -
     return len(new)
 
 
+def remove_members(segment: Segment, contact_ids, *, now: datetime | None = None) -> int:
+    """Take contacts out of a static segment; returns how many were in it.
+
+    Each one removed gets a ``segment_exited`` event.
+    """
+    ids = set(contact_ids)
+    stored = set(
+        SegmentMembership.objects.filter(segment=segment, contact_id__in=ids).values_list(
+            "contact_id", flat=True
+        )
+    )
+    if stored:
+        _apply(segment, set(), stored, now or timezone.now())
+        Segment.objects.filter(pk=segment.pk).update(
+            member_count=Greatest(F("member_count") - len(stored), 0)
+        )
+    return len(stored)
+
+
 def refresh_segment(segment: Segment, *, now: datetime | None = None) -> RefreshReport:
     """Bring a dynamic segment's stored members in line with its rules, for every contact.
 

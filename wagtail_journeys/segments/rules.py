@@ -88,7 +88,8 @@ PERIOD_CHOICES = [
 ]
 
 
-def _error(**errors) -> blocks.StructBlockValidationError:
+def block_error(**errors) -> blocks.StructBlockValidationError:
+    """A StructBlock's validation error with each message at its field."""
     return blocks.StructBlockValidationError(
         block_errors={name: ValidationError(str(message)) for name, message in errors.items()}
     )
@@ -148,16 +149,16 @@ class FieldRuleBlock(RuleBlock):
             try:
                 values.identifier(value["custom_field"], _("A custom field name"))
             except ValueError as error:
-                raise _error(custom_field=error) from None
+                raise block_error(custom_field=error) from None
         _lookup, kind = self._target(value)
         operator = value["operator"]
         if kind not in OPERATORS[operator][1]:
-            raise _error(operator=_("This operator does not apply to this kind of field."))
+            raise block_error(operator=_("This operator does not apply to this kind of field."))
         if operator not in NO_VALUE:
             try:
                 self._parse(kind, operator, value["value"])
             except ValueError as error:
-                raise _error(value=error) from None
+                raise block_error(value=error) from None
         return value
 
     @staticmethod
@@ -304,12 +305,12 @@ class _CountedBlock(RuleBlock):
     def clean(self, value):
         value = super().clean(value)
         if value["period"] == LAST_DAYS and not value["days"]:
-            raise _error(days=_("Enter the number of days."))
+            raise block_error(days=_("Enter the number of days."))
         if value["period"] == BETWEEN:
             if not value["start"] or not value["end"]:
-                raise _error(start=_("Enter both dates."))
+                raise block_error(start=_("Enter both dates."))
             if value["start"] > value["end"]:
-                raise _error(end=_("The end is before the start: no date is in this range."))
+                raise block_error(end=_("The end is before the start: no date is in this range."))
         return value
 
     def within(self, rows, value, ctx):
@@ -347,12 +348,12 @@ class PropertyFilterBlock(blocks.StructBlock):
         try:
             values.identifier(value["key"], _("A property name"))
         except ValueError as error:
-            raise _error(key=error) from None
+            raise block_error(key=error) from None
         if value["operator"] in ("gte", "lte"):
             try:
                 values.number(value["value"])
             except ValueError as error:
-                raise _error(value=error) from None
+                raise block_error(value=error) from None
         return value
 
     def to_q(self, value) -> Q:
@@ -386,7 +387,7 @@ class EventRuleBlock(_CountedBlock):
         try:
             values.identifier(value["event"], _("An event name"))
         except ValueError as error:
-            raise _error(event=error) from None
+            raise block_error(event=error) from None
         return super().clean(value)
 
     def rows(self, value, ctx):
@@ -424,26 +425,7 @@ class PageVisitRuleBlock(_CountedBlock):
         )
 
     def clean(self, value):
-        value = super().clean(value)
-        if not (value["page"] or value["page_type"] or value["path_prefix"]):
-            raise _error(page=_("Choose a page, a page type or a path."))
-        if value["page_type"]:
-            try:
-                self._content_type(value["page_type"])
-            except LookupError:
-                raise _error(page_type=_("No page type has this name.")) from None
-        return value
-
-    @staticmethod
-    def _content_type(label: str):
-        from django.apps import apps
-        from django.contrib.contenttypes.models import ContentType
-
-        try:
-            model = apps.get_model(label.strip())
-        except ValueError as error:
-            raise LookupError(label) from error
-        return ContentType.objects.get_for_model(model)
+        return check_page_target(super().clean(value))
 
     def rows(self, value, ctx):
         from wagtail_journeys.models import Event
@@ -454,19 +436,48 @@ class PageVisitRuleBlock(_CountedBlock):
             )
         else:
             rows = Event.objects.filter(name="page_viewed")
-        if value["page"]:
-            rows = rows.filter(page_id=value["page"].pk)
-        if value["page_type"]:
-            rows = rows.filter(page__content_type=self._content_type(value["page_type"]))
-        if value["path_prefix"]:
-            rows = rows.filter(path__startswith=value["path_prefix"].strip())
-        return self.within(rows, value, ctx)
+        return self.within(rows.filter(page_target(value)), value, ctx)
 
     def compile(self, value, ctx):
         return counted(self.rows(value, ctx), value["comparison"], value["count"], ctx)
 
     def events(self, value):
         return {"page_time" if value["min_seconds"] else "page_viewed"}
+
+
+def _page_type(label: str):
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    try:
+        model = apps.get_model(label.strip())
+    except ValueError as error:
+        raise LookupError(label) from error
+    return ContentType.objects.get_for_model(model)
+
+
+def check_page_target(value):
+    """A page, page type or path prefix must be given, and the page type must exist."""
+    if not (value["page"] or value["page_type"] or value["path_prefix"]):
+        raise block_error(page=_("Choose a page, a page type or a path."))
+    if value["page_type"]:
+        try:
+            _page_type(value["page_type"])
+        except LookupError:
+            raise block_error(page_type=_("No page type has this name.")) from None
+    return value
+
+
+def page_target(value) -> Q:
+    """The events (rows) of the chosen page, page type and path prefix."""
+    condition = Q()
+    if value["page"]:
+        condition &= Q(page_id=value["page"].pk)
+    if value["page_type"]:
+        condition &= Q(page__content_type=_page_type(value["page_type"]))
+    if value["path_prefix"]:
+        condition &= Q(path__startswith=value["path_prefix"].strip())
+    return condition
 
 
 OPEN_CART_IDLE, CART_VALUE, ABANDONED_WITHIN, NO_OPEN_CART = (
@@ -500,15 +511,17 @@ class CartRuleBlock(RuleBlock):
         value = super().clean(value)
         condition = value["condition"]
         if condition == OPEN_CART_IDLE and not value["hours"]:
-            raise _error(hours=_("Enter the number of hours."))
+            raise block_error(hours=_("Enter the number of hours."))
         if condition == ABANDONED_WITHIN and not value["days"]:
-            raise _error(days=_("Enter the number of days."))
+            raise block_error(days=_("Enter the number of days."))
         if condition == CART_VALUE:
             low, high = value["at_least"], value["at_most"]
             if low is None and high is None:
-                raise _error(at_least=_("Enter a lower or an upper bound (or both)."))
+                raise block_error(at_least=_("Enter a lower or an upper bound (or both)."))
             if low is not None and high is not None and low > high:
-                raise _error(at_most=_("The upper bound is below the lower one: no cart fits."))
+                raise block_error(
+                    at_most=_("The upper bound is below the lower one: no cart fits.")
+                )
         return value
 
     def compile(self, value, ctx):
@@ -635,6 +648,80 @@ class SegmentRuleBlock(RuleBlock):
         return set(segment.depends_on) if segment.is_dynamic else {ANY_EVENT}
 
 
+IN_NOW, WAS_IN, COMPLETED, EXITED_EARLY = "in_now", "ever", "completed", "exited"
+
+
+class JourneyRuleBlock(RuleBlock):
+    journey = SnippetChooserBlock("wagtail_journeys.Journey", label=_("Journey"))
+    state = blocks.ChoiceBlock(
+        label=_("The contact"),
+        choices=[
+            (IN_NOW, _("is in it now")),
+            (WAS_IN, _("is or was in it")),
+            (COMPLETED, _("completed it")),
+            (EXITED_EARLY, _("left it early (goal, exit step or archive)")),
+        ],
+        default=WAS_IN,
+    )
+    step = blocks.CharBlock(
+        label=_("Reached step"),
+        required=False,
+        help_text=_("Optional: a step's id, as shown in the journey's outline."),
+    )
+    days = blocks.IntegerBlock(
+        label=_("Entered in the last N days"),
+        required=False,
+        min_value=1,
+        max_value=36500,
+        help_text=_("Empty: ever."),
+    )
+
+    class Meta:
+        icon = "redirect"
+        label = _("Journey")
+        help_text = _("Contacts who are, or were, in a journey (and reached one of its steps).")
+
+    def clean(self, value):
+        value = super().clean(value)
+        journey, step = value["journey"], (value["step"] or "").strip()
+        if journey is not None and step:
+            from wagtail_journeys.journeys.plan import build_plan
+
+            versions = [journey]
+            if journey.latest_revision is not None:
+                versions.append(journey.latest_revision.as_object())
+            if not any(step in build_plan(version) for version in versions):
+                raise block_error(step=_("This journey has no step with this id."))
+        return value
+
+    def compile(self, value, ctx):
+        from wagtail_journeys.models import Enrollment, StepRun
+
+        journey = value["journey"]
+        if journey is None:
+            return FALSE
+        rows = Enrollment.objects.filter(journey_id=journey.pk)
+        state = value["state"]
+        if state == IN_NOW:
+            rows = rows.filter(status__in=Enrollment.IN_JOURNEY)
+        elif state == COMPLETED:
+            rows = rows.filter(status=Enrollment.Status.COMPLETED)
+        elif state == EXITED_EARLY:
+            rows = rows.filter(status=Enrollment.Status.EXITED)
+        if value["days"]:
+            rows = rows.filter(entered_at__gte=ctx.now - timedelta(days=value["days"]))
+        step = (value["step"] or "").strip()
+        if step:
+            reached = StepRun.objects.filter(journey_id=journey.pk, step_id=step)
+            rows = rows.filter(pk__in=reached.values("enrollment_id"))
+        return contacts_in(rows, ctx)
+
+    def events(self, value):
+        # Entering and leaving journeys are not events: any event, and the
+        # periodic refresh, bring membership up to date.
+        return {ANY_EVENT}
+
+
 #: The rules a segment, a condition or an entry filter can use, by block name.
 LEAF_RULES = [
     ("field", FieldRuleBlock()),
@@ -647,4 +734,5 @@ LEAF_RULES = [
     ("wishlist", WishlistRuleBlock()),
     ("email_engagement", EmailEngagementRuleBlock()),
     ("segment", SegmentRuleBlock()),
+    ("journey", JourneyRuleBlock()),
 ]

@@ -9,13 +9,13 @@ the link gives a cart back and nothing more: it does not log anyone in.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from wagtail_journeys.commerce import reopen_cart
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import links, tokens
 from wagtail_journeys.exceptions import InvalidTokenError
@@ -27,20 +27,6 @@ def restore_cart_url(cart_id: int, base: str | None = None) -> str:
     """The absolute link that brings cart ``cart_id`` back in the browser that follows it."""
     token = tokens.make_token(tokens.CART, cart_id)
     return links.absolute(reverse("wagtail_journeys:restore_cart", args=[token]), base)
-
-
-def _reopen(cart: Cart) -> None:
-    if cart.status != Cart.Status.ABANDONED:
-        return
-    if Cart.objects.filter(contact_id=cart.contact_id, status=Cart.Status.OPEN).exists():
-        return
-    try:
-        with transaction.atomic():
-            Cart.objects.filter(pk=cart.pk, status=Cart.Status.ABANDONED).update(
-                status=Cart.Status.OPEN
-            )
-    except IntegrityError:
-        pass  # another cart of this contact was opened at the same moment: keep that one
 
 
 @require_safe
@@ -55,7 +41,7 @@ def restore_cart(request: HttpRequest, token: str) -> HttpResponse:
         cart = Cart.objects.select_related("contact").filter(pk=values[0]).first()
     if cart is None:
         return _bad_link(request, _("This cart does not exist any more."))
-    _reopen(cart)
+    reopen_cart(cart)
     visitor = get_visitor(request)
     visitor.set_contact(cart.contact)
     # The cart is a service the visitor asked for: its cookie is necessary.

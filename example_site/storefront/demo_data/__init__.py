@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from . import content, emails, images, pages, segments, users
+from . import content, emails, images, journeys, pages, segments, users
 
 
 @dataclass
@@ -100,6 +100,10 @@ def load_demo_data() -> LoadReport:
     for segment in segments.create_segments():
         report.add(True, f"segment “{segment.name}”")
 
-    _, created = users.create_admin_user()
+    admin, created = users.create_admin_user()
     report.add(created, f"superuser “{users.ADMIN_USERNAME}”")
+
+    # After the admin: the journeys' revisions are theirs.
+    for journey in journeys.create_journeys(shop, user=admin):
+        report.add(True, f"journey “{journey.name}” (published)")
     return report

@@ -1,0 +1,197 @@
+"""Reacting to events: start journeys, end them at goals, wake "wait until" steps.
+
+``on_event_recorded`` runs after the event's transaction commits. It asks an
+in-process index of the live journeys whether the event can matter (a
+trigger, an exit goal or a "wait until" step names it) and, if so, queues
+``dispatch_event`` through django-q2 (inline in sync mode), so a page view
+that no journey cares about costs one dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from wagtail_journeys.conf import get_setting
+from wagtail_journeys.journeys.entry import try_enroll
+from wagtail_journeys.journeys.interpreter import Runner
+from wagtail_journeys.journeys.plan import build_plan, revision_plan
+from wagtail_journeys.models import Enrollment, Event, Journey
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_TASK = "wagtail_journeys.tasks.dispatch_event"
+#: How long a process trusts its index of live journeys (another process may publish).
+INDEX_TTL = 5.0
+
+
+@dataclass
+class JourneyIndex:
+    """The live journeys, by the event names they react to."""
+
+    #: Event name → ids of the running journeys it triggers.
+    triggers: dict[str, list[int]] = field(default_factory=dict)
+    #: Event names of exit goals and "wait until" steps: contacts in journeys must be looked at.
+    watched: set[str] = field(default_factory=set)
+
+    def cares_about(self, name: str) -> bool:
+        return name in self.triggers or name in self.watched
+
+
+_index: tuple[float, JourneyIndex | None] = (0.0, None)
+
+
+def forget_index(**kwargs) -> None:
+    """Drop this process's index (a journey was published, paused or deleted)."""
+    global _index
+    _index = (0.0, None)
+
+
+def _walk_steps(plan):
+    for node in plan:
+        if node.type == "wait_until" and node.value["wait_for"] == "event":
+            yield node.value["event"].strip()
+
+
+def journey_index() -> JourneyIndex:
+    global _index
+    expires, index = _index
+    if index is not None and time.monotonic() < expires:
+        return index
+    index = JourneyIndex()
+    # Paused journeys hold contacts who still reach goals; archived ones hold nobody.
+    for journey in Journey.objects.filter(live=True).exclude(state=Journey.State.ARCHIVED):
+        for child in journey.trigger:
+            name = child.block.event_name(child.value)
+            if name and journey.state == Journey.State.RUNNING:
+                index.triggers.setdefault(name, []).append(journey.pk)
+        for child in journey.goals:
+            if child.block_type == "event":
+                index.watched.add(child.block.event_name(child.value))
+        index.watched.update(_walk_steps(build_plan(journey)))
+    _index = (time.monotonic() + INDEX_TTL, index)
+    return index
+
+
+def on_event_recorded(sender, event, **kwargs) -> None:
+    """Queue the dispatch of a committed event that some live journey cares about."""
+    if event.contact_id is None:
+        return
+    try:
+        relevant = journey_index().cares_about(event.name)
+    except DatabaseError:
+        logger.exception("Could not read the live journeys")
+        return
+    if not relevant:
+        return
+    from django_q.tasks import async_task
+
+    try:
+        async_task(DISPATCH_TASK, event.pk, group="wagtail_journeys.journeys")
+    except Exception:
+        # Goals are checked again before every step and waits time out; entries are lost.
+        logger.exception("Could not queue the dispatch of event %s", event.pk)
+
+
+def _claim(enrollment: Enrollment, now: datetime) -> bool:
+    """Take an enrollment for this process, unless a tick's worker holds it."""
+    lease = timedelta(seconds=int(get_setting("TICK_LEASE_SECONDS")))
+    taken = (
+        Enrollment.objects.filter(pk=enrollment.pk, status__in=Enrollment.IN_JOURNEY)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + lease, claim=uuid.uuid4().hex)
+    )
+    return bool(taken)
+
+
+def _event_goal(journey, event) -> str:
+    for child in journey.goals:
+        if child.block_type != "event" or child.block.event_name(child.value) != event.name:
+            continue
+        condition = child.block.event_filter(child.value)
+        if not condition or Event.objects.filter(condition, pk=event.pk).exists():
+            return _("Goal reached: %(what)s.") % {"what": child.block.describe(child.value)}
+    return ""
+
+
+def apply_to_enrollments(event, runner: Runner, *, only: int | None = None) -> None:
+    """Goals end enrollments at once; a matching event wakes a "wait until" step.
+
+    ``only`` limits this to one enrollment (the simulator's).
+    """
+    enrollments = (
+        Enrollment.objects.filter(contact_id=event.contact_id, status__in=Enrollment.IN_JOURNEY)
+        .select_related("revision", "contact")
+        .order_by("pk")
+    )
+    if only is not None:
+        enrollments = enrollments.filter(pk=only)
+    for enrollment in enrollments:
+        if enrollment.revision is None or enrollment.entered_at > event.occurred_at:
+            continue
+        journey, plan = revision_plan(enrollment.revision)
+        reason = _event_goal(journey, event)
+        node = plan.nodes.get(enrollment.current_step)
+        wakes = (
+            not reason
+            and enrollment.status == Enrollment.Status.WAITING
+            and node is not None
+            and node.type == "wait_until"
+            and node.block.event_matches(node.value, event)
+        )
+        if not (reason or wakes) or not _claim(enrollment, runner.now):
+            continue
+        if reason:
+            with transaction.atomic():
+                runner.exit_for_goal(enrollment, reason)
+                enrollment.claimed_until = None
+                enrollment.save()
+                runner.flush()
+        elif Journey.objects.filter(pk=enrollment.journey_id, state=Journey.State.RUNNING).exists():
+            runner.run(enrollment, event=event)
+        else:
+            # Paused: the event is found by the step when the journey resumes.
+            Enrollment.objects.filter(pk=enrollment.pk).update(claimed_until=None)
+
+
+def trigger_journeys(event, runner: Runner) -> list[Enrollment]:
+    """Enroll the event's contact in each running journey its trigger fires for."""
+    journey_ids = journey_index().triggers.get(event.name, [])
+    entered = []
+    for journey in Journey.objects.filter(pk__in=journey_ids, live=True).order_by("pk"):
+        fires = any(child.block.fires_on(child.value, event) for child in journey.trigger)
+        if not fires:
+            continue
+        decision = try_enroll(
+            journey,
+            event.contact,
+            now=runner.now,
+            entry_key=f"event:{event.pk}",
+            context={"event": event.name, "event_id": event.pk, **(event.properties or {})},
+            reason=_("Triggered by %(event)s.") % {"event": event.name},
+        )
+        if decision:
+            runner.run(decision.enrollment)
+            entered.append(decision.enrollment)
+    return entered
+
+
+def dispatch_event(event_id: int, *, now: datetime | None = None) -> dict[str, int]:
+    """Everything an event does to journeys: goals, woken waits, new enrollments."""
+    event = Event.objects.select_related("contact").filter(pk=event_id).first()
+    if event is None:
+        return {"entered": 0}
+    runner = Runner(now=now or max(timezone.now(), event.occurred_at))
+    index = journey_index()
+    if event.name in index.watched:
+        apply_to_enrollments(event, runner)
+    entered = trigger_journeys(event, runner) if event.name in index.triggers else []
+    return {"entered": len(entered), "steps": runner.stats["steps"]}
