@@ -100,6 +100,7 @@ def waiting_contacts(journey, count):
     with transaction.atomic():
         for contact in contacts:
             runner.run(try_enroll(journey, contact, now=START).enrollment)
+        runner.flush()
     assert Enrollment.objects.filter(journey=journey, status=Status.WAITING).count() == count
     return contacts
 

@@ -32,7 +32,7 @@ class WagtailJourneysConfig(AppConfig):
             on_event_recorded,
             on_segment_saved,
         )
-        from wagtail_journeys.signals import event_recorded
+        from wagtail_journeys.signals import event_recorded, events_recorded
 
         # Segments whose rules an event can change are refreshed for its contact.
         event_recorded.connect(on_event_recorded, dispatch_uid="wagtail_journeys_segments")
@@ -47,7 +47,9 @@ class WagtailJourneysConfig(AppConfig):
         from wagtail_journeys.models import Journey
 
         # Events start journeys, end them at goals and wake "wait until" steps.
-        event_recorded.connect(dispatch.on_event_recorded, dispatch_uid="wagtail_journeys_journeys")
+        events_recorded.connect(
+            dispatch.on_events_recorded, dispatch_uid="wagtail_journeys_journeys"
+        )
         published.connect(
             live_edits.on_published, sender=Journey, dispatch_uid="journeys_published"
         )

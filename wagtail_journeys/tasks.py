@@ -33,11 +33,11 @@ def refresh_segments() -> dict[str, int]:
     return {name: report.members for name, report in reports.items()}
 
 
-def dispatch_event(event_id: int) -> dict[str, int]:
-    """What one committed event does to journeys (``journeys.dispatch``)."""
-    from wagtail_journeys.journeys.dispatch import dispatch_event as dispatch
+def dispatch_events(event_ids: list[int]) -> dict[str, int]:
+    """What committed events do to journeys (``journeys.dispatch``)."""
+    from wagtail_journeys.journeys.dispatch import dispatch_events as dispatch
 
-    return dispatch(event_id)
+    return dispatch(event_ids)
 
 
 def run_enrollments(enrollment_ids: list[int], claim: str) -> dict[str, int]:

@@ -145,10 +145,6 @@ def send_email(
     hours) is decided at delivery, and recorded on the message. Journeys
     pass their ``enrollment`` and the template revision to pin.
     """
-    if idempotency_key:
-        existing = Message.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
     message = _new_message(
         contact,
         template,
@@ -163,10 +159,10 @@ def send_email(
         revision_id=template_revision_id,
     )
     try:
+        # Insert first, look up on conflict: a retry is the exception, not the rule.
         with transaction.atomic():
             message.save()
     except IntegrityError:
-        # Another process wrote the same key between our look-up and insert.
         existing = idempotency_key and Message.objects.filter(idempotency_key=idempotency_key)
         if existing and existing.exists():
             return existing.get()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.core.mail import EmailMultiAlternatives
 from django.db import connections, router, transaction
@@ -18,7 +17,7 @@ from wagtail_journeys.email import errors
 from wagtail_journeys.email.composing import esp_status
 from wagtail_journeys.models.events import Event
 from wagtail_journeys.models.messages import Message
-from wagtail_journeys.signals import event_recorded
+from wagtail_journeys.signals import announce_on_commit
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -220,9 +219,7 @@ class SendRun:
         with transaction.atomic():
             save_fields(claimed, fields)
             events = _record_sent_events(sent)
-        if events and event_recorded.has_listeners():
-            for event in events:
-                transaction.on_commit(partial(event_recorded.send, sender=Event, event=event))
+        announce_on_commit(events)
         return counts
 
 

@@ -166,6 +166,7 @@ def detect_anniversaries(now: datetime) -> int:
                 if decision:
                     with transaction.atomic(), batched_delivery():
                         runner.run(decision.enrollment)
+                        runner.flush()
                     found += 1
     return found
 

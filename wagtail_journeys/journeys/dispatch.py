@@ -1,10 +1,10 @@
 """Reacting to events: start journeys, end them at goals, wake "wait until" steps.
 
-``on_event_recorded`` runs after the event's transaction commits. It asks an
-in-process index of the live journeys whether the event can matter (a
-trigger, an exit goal or a "wait until" step names it) and, if so, queues
-``dispatch_event`` through django-q2 (inline in sync mode), so a page view
-that no journey cares about costs one dictionary look-up.
+``on_events_recorded`` runs after a transaction that stored events commits.
+It asks an in-process index of the live journeys whether each event can
+matter (a trigger, an exit goal or a "wait until" step names it) and, if
+so, queues ``dispatch_events`` through django-q2 (inline in sync mode), so
+a page view that no journey cares about costs one dictionary look-up.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from wagtail_journeys.conf import get_setting
+from wagtail_journeys.email.sending import batched_delivery
 from wagtail_journeys.journeys.entry import try_enroll
 from wagtail_journeys.journeys.interpreter import Runner
 from wagtail_journeys.journeys.plan import build_plan, revision_plan
@@ -28,7 +29,9 @@ from wagtail_journeys.models import Enrollment, Event, Journey
 
 logger = logging.getLogger(__name__)
 
-DISPATCH_TASK = "wagtail_journeys.tasks.dispatch_event"
+DISPATCH_TASK = "wagtail_journeys.tasks.dispatch_events"
+#: Events per dispatch task (and per transaction).
+DISPATCH_BATCH = 100
 #: How long a process trusts its index of live journeys (another process may publish).
 INDEX_TTL = 5.0
 
@@ -81,24 +84,29 @@ def journey_index() -> JourneyIndex:
     return index
 
 
-def on_event_recorded(sender, event, **kwargs) -> None:
-    """Queue the dispatch of a committed event that some live journey cares about."""
-    if event.contact_id is None:
-        return
+def on_events_recorded(sender, events, **kwargs) -> None:
+    """Queue the dispatch of committed events that some live journey cares about.
+
+    One task per ``DISPATCH_BATCH`` events of a transaction (a segment
+    refresh or an import announces thousands at once).
+    """
     try:
-        relevant = journey_index().cares_about(event.name)
+        index = journey_index()
     except DatabaseError:
         logger.exception("Could not read the live journeys")
         return
-    if not relevant:
+    ids = [event.pk for event in events if event.contact_id and index.cares_about(event.name)]
+    if not ids:
         return
     from django_q.tasks import async_task
 
-    try:
-        async_task(DISPATCH_TASK, event.pk, group="wagtail_journeys.journeys")
-    except Exception:
-        # Goals are checked again before every step and waits time out; entries are lost.
-        logger.exception("Could not queue the dispatch of event %s", event.pk)
+    for start in range(0, len(ids), DISPATCH_BATCH):
+        chunk = ids[start : start + DISPATCH_BATCH]
+        try:
+            async_task(DISPATCH_TASK, chunk, group="wagtail_journeys.journeys")
+        except Exception:
+            # Goals are checked again before every step and waits time out; entries are lost.
+            logger.exception("Could not queue the dispatch of events %s", chunk)
 
 
 def _claim(enrollment: Enrollment, now: datetime) -> bool:
@@ -154,7 +162,6 @@ def apply_to_enrollments(event, runner: Runner, *, only: int | None = None) -> N
                 runner.exit_for_goal(enrollment, reason)
                 enrollment.claimed_until = None
                 enrollment.save()
-                runner.flush()
         elif Journey.objects.filter(pk=enrollment.journey_id, state=Journey.State.RUNNING).exists():
             runner.run(enrollment, event=event)
         else:
@@ -162,11 +169,22 @@ def apply_to_enrollments(event, runner: Runner, *, only: int | None = None) -> N
             Enrollment.objects.filter(pk=enrollment.pk).update(claimed_until=None)
 
 
-def trigger_journeys(event, runner: Runner) -> list[Enrollment]:
-    """Enroll the event's contact in each running journey its trigger fires for."""
+def trigger_journeys(event, runner: Runner, journeys: dict[int, Journey] | None = None):
+    """Enroll the event's contact in each running journey its trigger fires for.
+
+    ``journeys`` caches the live journeys across the events of one batch.
+    Returns the new enrollments.
+    """
     journey_ids = journey_index().triggers.get(event.name, [])
+    journeys = {} if journeys is None else journeys
+    missing = [pk for pk in journey_ids if pk not in journeys]
+    if missing:
+        journeys.update(Journey.objects.filter(live=True).in_bulk(missing))
     entered = []
-    for journey in Journey.objects.filter(pk__in=journey_ids, live=True).order_by("pk"):
+    for pk in sorted(journey_ids):
+        journey = journeys.get(pk)
+        if journey is None:
+            continue
         fires = any(child.block.fires_on(child.value, event) for child in journey.trigger)
         if not fires:
             continue
@@ -177,6 +195,7 @@ def trigger_journeys(event, runner: Runner) -> list[Enrollment]:
             entry_key=f"event:{event.pk}",
             context={"event": event.name, "event_id": event.pk, **(event.properties or {})},
             reason=_("Triggered by %(event)s.") % {"event": event.name},
+            runner=runner,
         )
         if decision:
             runner.run(decision.enrollment)
@@ -184,14 +203,33 @@ def trigger_journeys(event, runner: Runner) -> list[Enrollment]:
     return entered
 
 
-def dispatch_event(event_id: int, *, now: datetime | None = None) -> dict[str, int]:
-    """Everything an event does to journeys: goals, woken waits, new enrollments."""
-    event = Event.objects.select_related("contact").filter(pk=event_id).first()
-    if event is None:
-        return {"entered": 0}
-    runner = Runner(now=now or max(timezone.now(), event.occurred_at))
+def dispatch_events(event_ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
+    """Everything some events do to journeys: goals, woken waits, new enrollments.
+
+    The events are handled in the order they happened, in one transaction
+    (a savepoint per enrollment), and the emails they queue are delivered in
+    batches once it commits.
+    """
+    events = (
+        Event.objects.select_related("contact")
+        .filter(pk__in=list(event_ids))
+        .order_by("occurred_at", "pk")
+    )
+    runner = Runner(now=now)
+    entered = 0
     index = journey_index()
-    if event.name in index.watched:
-        apply_to_enrollments(event, runner)
-    entered = trigger_journeys(event, runner) if event.name in index.triggers else []
-    return {"entered": len(entered), "steps": runner.stats["steps"]}
+    journeys: dict[int, Journey] = {}
+    with transaction.atomic(), batched_delivery():
+        for event in events:
+            runner.now = now or max(timezone.now(), event.occurred_at)
+            if event.name in index.watched:
+                apply_to_enrollments(event, runner)
+            if event.name in index.triggers:
+                entered += len(trigger_journeys(event, runner, journeys))
+        runner.flush()
+    return {"entered": entered, "steps": runner.stats["steps"]}
+
+
+def dispatch_event(event_id: int, *, now: datetime | None = None) -> dict[str, int]:
+    """``dispatch_events`` for one event."""
+    return dispatch_events([event_id], now=now)

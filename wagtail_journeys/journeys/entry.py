@@ -52,11 +52,13 @@ def try_enroll(
     entry_key: str | None = None,
     context: dict | None = None,
     reason: str = "",
+    runner=None,
 ) -> EntryDecision:
     """Enroll ``contact`` in the live ``journey`` if its entry rules and re-entry policy allow.
 
     The enrollment is pinned to the live revision and written, not run: the
-    caller runs its first steps (``Runner.run``). Two processes entering the
+    caller runs its first steps (``Runner.run``); given that ``runner``, the
+    "entered" step run is written with its others. Two processes entering the
     same contact at once are told apart by unique constraints: one enrollment
     per ``entry_key`` (an event enrolls once however often it is dispatched),
     one ever for "once", one at a time for "not while in it".
@@ -66,9 +68,12 @@ def try_enroll(
         return EntryDecision(None, _("The journey is not live and running."))
     if contact.pk is None:
         return EntryDecision(None, _("The contact is not saved."))
-    refusal = _reentry_refusal(journey, contact, now)
-    if refusal:
-        return EntryDecision(None, refusal)
+    # "Once" and "not while in it" are enforced by unique constraints at the
+    # insert below (which also settles two entries at the same moment).
+    if journey.reentry == ReEntry.ONCE_PER_DAYS:
+        refusal = _reentry_refusal(journey, contact, now)
+        if refusal:
+            return EntryDecision(None, refusal)
     if len(journey.entry_rules) and not matches(
         journey.entry_match, journey.entry_rules, contact, now=now
     ):
@@ -88,10 +93,11 @@ def try_enroll(
         with transaction.atomic():
             enrollment.save()
     except IntegrityError:
-        return EntryDecision(None, _("Re-entry: the contact entered at the same moment."))
+        refusal = _reentry_refusal(journey, contact, now)
+        return EntryDecision(None, refusal or _("Re-entry: entered at the same moment."))
     from wagtail_journeys.models import StepRun
 
-    StepRun.objects.create(
+    entered = StepRun(
         enrollment=enrollment,
         journey=journey,
         at=now,
@@ -99,6 +105,10 @@ def try_enroll(
         reason=reason[:500],
         detail={"revision_id": journey.live_revision_id},
     )
+    if runner is not None:
+        runner.runs.append(entered)
+    else:
+        entered.save()
     return EntryDecision(enrollment)
 
 
@@ -118,5 +128,7 @@ def enroll(contact: Contact, journey: Journey, *, context: dict | None = None) -
     if decision.enrollment is None:
         return None
     runner = Runner()
-    runner.run(decision.enrollment)
+    with transaction.atomic():
+        runner.run(decision.enrollment)
+        runner.flush()
     return decision.enrollment

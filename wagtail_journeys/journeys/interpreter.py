@@ -120,6 +120,10 @@ class Runner:
         #: Called with each StepRun as it is made (the simulator's timeline).
         self.record = record
         self.runs: list[StepRun] = []
+        #: Plans by revision id: a batch reads each pinned revision once.
+        self._plans: dict[int, tuple] = {}
+        #: Messages queued by this batch's steps, for ``check_queued``.
+        self._queued: list[Message] = []
         self.stats = {"steps": 0, "failed": 0}
 
     # -- shared per batch --------------------------------------------------------------------
@@ -147,30 +151,59 @@ class Runner:
         return render_email(template, contact, context=context).subject
 
     def message_outcome(self, message: Message, detail: dict) -> Outcome:
-        """The step's outcome for a queued message, with the delivery-time checks applied now.
-
-        The checks run again at delivery (the contact may unsubscribe in
-        between); here they give the audit trail its reason at once.
-        """
-        from wagtail_journeys.email.policies import DEFER, SEND, check_messages
-
+        """The step's outcome for a queued message ("Queued."; see ``check_queued``)."""
         detail["message_id"] = message.pk
         if message.status != Message.Status.QUEUED:
             return Outcome(NEXT, Result.SENT, _("Already queued."), detail, message_id=message.pk)
-        verdict = check_messages([message], self.now)[message.pk]
+        if self.simulate:
+            # One contact: check now, so that the timeline shows the reason.
+            from wagtail_journeys.email.policies import check_messages
+
+            verdict = check_messages([message], self.now)[message.pk]
+            result, reason = self._apply_verdict(message, verdict)
+            return Outcome(NEXT, result, reason, detail, message_id=message.pk)
+        self._queued.append(message)
+        return Outcome(NEXT, Result.SENT, _("Queued."), detail, message_id=message.pk)
+
+    @staticmethod
+    def _apply_verdict(message: Message, verdict) -> tuple[str, str]:
+        """Mark ``message`` as its delivery-time check says; the step run's result and reason."""
+        from wagtail_journeys.email.policies import DEFER, SEND
+
         if verdict.action == SEND:
-            return Outcome(NEXT, Result.SENT, _("Queued."), detail, message_id=message.pk)
+            return Result.SENT, _("Queued.")
         if verdict.action == DEFER:
             Message.objects.filter(pk=message.pk).update(send_after=verdict.send_after)
             reason = _("Queued; %(why)s Goes at %(at)s.") % {
                 "why": verdict.reason,
                 "at": verdict.send_after.isoformat(),
             }
-            return Outcome(NEXT, Result.SENT, reason, detail, message_id=message.pk)
+            return Result.SENT, reason
         Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
             status=verdict.action, status_reason=verdict.reason
         )
-        return Outcome(NEXT, Result.SKIPPED, verdict.reason, detail, message_id=message.pk)
+        return Result.SKIPPED, verdict.reason
+
+    def check_queued(self) -> None:
+        """Apply the delivery-time checks to the messages queued so far, and record why.
+
+        The checks run again at delivery (the contact may unsubscribe in
+        between); here they give the audit trail its reason at once, for a
+        whole batch in two queries. A suppressed or capped message is marked
+        so and its step run says so; one in quiet hours waits.
+        """
+        from wagtail_journeys.email.policies import check_messages
+
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        verdicts = check_messages(queued, self.now)
+        runs = {run.message_id: run for run in self.runs if run.message_id is not None}
+        for message in queued:
+            result, reason = self._apply_verdict(message, verdicts[message.pk])
+            run = runs.get(message.pk)
+            if run is not None:
+                run.result, run.reason = result, str(reason)[:500]
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -195,7 +228,12 @@ class Runner:
         return run
 
     def flush(self) -> None:
-        """Write the step runs recorded so far (one INSERT per thousand)."""
+        """Check the queued messages and write the step runs recorded so far.
+
+        Called once per batch, inside its transaction: two queries for the
+        checks and one INSERT per thousand step runs, whatever the batch size.
+        """
+        self.check_queued()
         if self.simulate:
             return
         if self.runs:
@@ -238,20 +276,21 @@ class Runner:
     def run(self, enrollment: Enrollment, *, event=None) -> None:
         """Advance one enrollment in its own savepoint; a crash fails only this one.
 
-        The enrollment and its step runs are written in that savepoint, with
-        the messages its steps queued.
+        The enrollment and the messages its steps queue are written in that
+        savepoint; its step runs wait in ``runs`` for ``flush``, which the
+        caller runs before its transaction commits.
         """
-        self.flush()
+        runs, queued = len(self.runs), len(self._queued)
         try:
             with transaction.atomic():
                 self.advance(enrollment, event=event)
                 enrollment.claimed_until = None
                 enrollment.save()
-                self.flush()
         except Exception as error:
             if self.simulate:
                 raise
-            self.runs = []
+            del self.runs[runs:]
+            del self._queued[queued:]
             self.stats["failed"] += 1
             logger.exception("Enrollment %s failed", enrollment.pk)
             self.fail(enrollment, error)
@@ -282,7 +321,9 @@ class Runner:
             return
         if enrollment.revision_id is None:
             raise LookupError("The journey revision this enrollment follows was deleted.")
-        journey, plan = revision_plan(enrollment.revision)
+        if enrollment.revision_id not in self._plans:
+            self._plans[enrollment.revision_id] = revision_plan(enrollment.revision)
+        journey, plan = self._plans[enrollment.revision_id]
         waiting = enrollment.status == Enrollment.Status.WAITING
         enrollment.status = Enrollment.Status.ACTIVE
         enrollment.next_run_at = None

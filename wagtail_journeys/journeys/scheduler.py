@@ -95,6 +95,7 @@ def run_claimed(ids: list[int], claim: str, *, now: datetime | None = None) -> R
             rows = rows.select_for_update(of=("self",)).order_by("pk")
         for enrollment in sorted(rows, key=lambda row: (row.next_run_at, row.pk)):
             runner.run(enrollment)
+        runner.flush()
     return runner
 
 

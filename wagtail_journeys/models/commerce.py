@@ -14,9 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from wagtail_journeys.commerce.carts import CartMethods
 from wagtail_journeys.commerce.wishlists import WishlistMethods
+from wagtail_journeys.models.records import Record
 
 
-class ProductSnapshot(models.Model):
+class ProductSnapshot(Record):
     """Fields shared by cart and wishlist items: what the product was when added."""
 
     product_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
@@ -39,7 +40,7 @@ class ProductSnapshot(models.Model):
         return self.title
 
 
-class Cart(CartMethods, models.Model):
+class Cart(CartMethods, Record):
     """A contact's cart. At most one cart per contact is open at a time."""
 
     class Status(models.TextChoices):
@@ -100,7 +101,7 @@ class CartItem(ProductSnapshot):
         return None if self.unit_price is None else self.unit_price * self.quantity
 
 
-class Wishlist(WishlistMethods, models.Model):
+class Wishlist(WishlistMethods, Record):
     """A contact's wishlist (one per contact)."""
 
     contact = models.OneToOneField(

@@ -6,8 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
 
+from wagtail_journeys.models.records import Record
 
-class ContactTag(TaggedItemBase):
+
+class ContactTag(TaggedItemBase, Record):
     content_object = models.ForeignKey(
         "wagtail_journeys.Contact", on_delete=models.CASCADE, related_name="tagged_items"
     )
@@ -24,7 +26,7 @@ class EmailFrequency(models.TextChoices):
     FEWER = "fewer", _("Fewer emails")
 
 
-class Contact(models.Model):
+class Contact(Record):
     """A person we know something about.
 
     Anonymous visitors are contacts without an email address; ``identify()``

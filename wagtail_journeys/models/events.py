@@ -6,8 +6,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from wagtail_journeys.models.records import Record
 
-class Event(models.Model):
+
+class Event(Record):
     """One thing a contact did (or that happened to them), at one moment."""
 
     class Source(models.TextChoices):

@@ -4,8 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from wagtail_journeys.models.records import Record
 
-class SegmentImport(models.Model):
+
+class SegmentImport(Record):
     """One CSV file of contacts being added to a static segment, with its progress and errors.
 
     The file's text is kept only until the import finishes: it holds personal

@@ -15,6 +15,7 @@ from wagtail.models import DraftStateMixin, LockableMixin, PreviewableMixin, Rev
 from wagtail_journeys.journeys.goals import GoalsBlock
 from wagtail_journeys.journeys.steps import steps_block
 from wagtail_journeys.journeys.triggers import TriggersBlock
+from wagtail_journeys.models.records import Record
 from wagtail_journeys.segments.conditions import ALL, MATCH_CHOICES, rules_block
 
 
@@ -140,7 +141,7 @@ class Journey(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, m
         return context
 
 
-class Enrollment(models.Model):
+class Enrollment(Record):
     """One contact's way through one journey, pinned to the revision they follow."""
 
     class Status(models.TextChoices):
@@ -230,7 +231,7 @@ class Enrollment(models.Model):
         return self.status in self.IN_JOURNEY
 
 
-class StepRun(models.Model):
+class StepRun(Record):
     """The audit trail: one row for each step an enrollment ran, skipped or waited at."""
 
     class Result(models.TextChoices):

@@ -12,6 +12,7 @@ from wagtail.models import PreviewableMixin, RevisionMixin
 
 from wagtail_journeys.email import merge
 from wagtail_journeys.email.blocks import EmailBodyBlock
+from wagtail_journeys.models.records import Record
 
 
 class Kind(models.TextChoices):
@@ -118,7 +119,7 @@ class EmailTemplate(PreviewableMixin, RevisionMixin, models.Model):
         return preview_context(self, request, mode_name)
 
 
-class Message(models.Model):
+class Message(Record):
     """One message to one contact: the outbox row and its delivery record.
 
     A message is written (``queued``) in the same transaction as whatever
@@ -212,7 +213,7 @@ class Message(models.Model):
         return f"{self.get_channel_display()} #{self.pk} to {self.to_email or self.contact_id}"
 
 
-class MessageEvent(models.Model):
+class MessageEvent(Record):
     """Something that happened to a sent message: delivered, opened, clicked..."""
 
     class Kind(models.TextChoices):
@@ -248,7 +249,7 @@ class MessageEvent(models.Model):
         return f"{self.get_kind_display()} ({self.message_id})"
 
 
-class ConsentRecord(models.Model):
+class ConsentRecord(Record):
     """The audit trail of consent: what was given or withdrawn, when, how, from where."""
 
     class Method(models.TextChoices):
@@ -324,7 +325,7 @@ class SignupForm(models.Model):
         return str(self.page)
 
 
-class DiscountCode(models.Model):
+class DiscountCode(Record):
     """A unique code generated for one contact by one discount block."""
 
     contact = models.ForeignKey(

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
 from wagtail.models import PreviewableMixin
 
+from wagtail_journeys.models.records import Record
 from wagtail_journeys.segments.compiling import CompileContext, RuleCycleError
 from wagtail_journeys.segments.conditions import ALL, MATCH_CHOICES, rules_block
 
@@ -110,7 +111,7 @@ class Segment(PreviewableMixin, models.Model):
         return context
 
 
-class SegmentMembership(models.Model):
+class SegmentMembership(Record):
     """A contact in a segment: listed (static) or matching when last refreshed (dynamic)."""
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")

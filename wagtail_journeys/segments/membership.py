@@ -18,7 +18,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Max, Min
@@ -29,7 +28,7 @@ from wagtail_journeys.conf import get_setting
 from wagtail_journeys.models import Contact, Event, Segment, SegmentMembership
 from wagtail_journeys.segments.compiling import CompileContext
 from wagtail_journeys.segments.rules import ANY_EVENT
-from wagtail_journeys.signals import event_recorded
+from wagtail_journeys.signals import announce_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +63,7 @@ def _emit(segment: Segment, entered: list[int], exited: list[int], now: datetime
         for contact_id in ids
     ]
     created = Event.objects.bulk_create(events, batch_size=1000)
-    if created and event_recorded.has_listeners():
-        for event in created:
-            transaction.on_commit(partial(event_recorded.send, sender=Event, event=event))
+    announce_on_commit(created)
 
 
 def _apply(segment: Segment, add: set[int], remove: set[int], now: datetime) -> None:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -16,7 +15,7 @@ from wagtail_journeys import conf
 from wagtail_journeys.exceptions import InvalidEventError
 from wagtail_journeys.models.contacts import Contact
 from wagtail_journeys.models.events import Event
-from wagtail_journeys.signals import event_recorded
+from wagtail_journeys.signals import announce_on_commit
 from wagtail_journeys.tracking.visitors import Visitor, get_visitor
 
 #: Custom event names are lower_snake_case, as the built-in ones are.
@@ -52,8 +51,7 @@ def record_event(
         source=source,
         occurred_at=occurred_at or timezone.now(),
     )
-    if event_recorded.has_listeners():
-        transaction.on_commit(lambda: event_recorded.send(sender=Event, event=event))
+    announce_on_commit([event])
     return event
 
 
