@@ -1,7 +1,6 @@
-"""Settings of bench/journeys.py: the demo storefront's, on the benchmark's own database.
+"""Settings of bench/journeys.py: those of bench/segments.py, plus email and django-q2.
 
-DATABASE_URL names it: a temporary SQLite file (WAL, as the demo runs) or a
-fresh PostgreSQL database the benchmark creates and drops. Email goes to
+Email goes to
 Anymail's test backend (no network); django-q2 tasks go to its ORM broker
 (the demo's) or to Redis (``BENCH_BROKER=redis``) and stay there (no cluster
 runs), so queueing a delivery task costs what it costs a live site and
@@ -10,12 +9,8 @@ delivery is timed apart, by the benchmark itself.
 
 import os
 
-from example_site.settings.base import *  # noqa: F403
-
-SECRET_KEY = "bench-only-not-secret"
-DEBUG = False  # DEBUG would keep every query in memory
-
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+from bench.segments_settings import *  # noqa: F403
+from bench.segments_settings import LOGGING
 
 EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 DEFAULT_FROM_EMAIL = "Kettle & Bean <shop@example.com>"
@@ -35,15 +30,6 @@ if os.environ.get("BENCH_BROKER") == "redis":
     Q_CLUSTER["name"] = f"bench-journeys-{os.getpid()}"
     Q_CLUSTER["redis"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
-WAGTAIL_JOURNEYS = {
-    "BASE_URL": "https://shop.example.com",
-    "PRODUCT_PAGE_TYPES": ["storefront.ProductPage"],
-}
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"problems": {"class": "logging.StreamHandler", "level": "WARNING"}},
-    "root": {"handlers": ["problems"], "level": "WARNING"},
-    "loggers": {"django-q": {"handlers": ["problems"], "level": "WARNING", "propagate": False}},
+LOGGING["loggers"] = {
+    "django-q": {"handlers": ["problems"], "level": "WARNING", "propagate": False}
 }
