@@ -122,3 +122,13 @@ def gadget(db):
 @pytest.fixture
 def root_page(db):
     return Page.objects.get(depth=1)
+
+
+@pytest.fixture
+def journeys_mail(settings):
+    """Email through Anymail's test backend, links on the shop's address, an empty outbox."""
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.WAGTAIL_JOURNEYS = {"BASE_URL": "https://shop.example.com"}
+    mail.outbox = []

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from tests.journey_helpers import enrollment_of, fire, subscribed, tick_at
@@ -13,14 +12,7 @@ from wagtail_journeys.journeys.detectors import detect_abandoned_carts
 from wagtail_journeys.models import Cart, Contact, Enrollment, Event, Segment
 from wagtail_journeys.segments.conditions import matches
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def anymail(settings):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.WAGTAIL_JOURNEYS = {"BASE_URL": "https://shop.example.com"}
-    mail.outbox = []
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("journeys_mail")]
 
 
 def _cart(contact, gadget, idle_minutes):

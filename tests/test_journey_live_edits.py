@@ -21,14 +21,7 @@ from wagtail_journeys.journeys.simulator import SimulatedEvent, simulate
 from wagtail_journeys.models import Enrollment, Journey, StepRun
 from wagtail_journeys.tracking.events import record_event
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def anymail(settings):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.WAGTAIL_JOURNEYS = {"BASE_URL": "https://shop.example.com"}
-    mail.outbox = []
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("journeys_mail")]
 
 
 def _publish(journey: Journey, steps) -> None:

@@ -18,14 +18,7 @@ from tests.journey_helpers import (
 from wagtail_journeys.journeys.building import block, new_journey
 from wagtail_journeys.models import Enrollment, Message
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def anymail(settings):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.WAGTAIL_JOURNEYS = {"BASE_URL": "https://shop.example.com"}
-    mail.outbox = []
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("journeys_mail")]
 
 
 def test_send_wait_send(django_capture_on_commit_callbacks):

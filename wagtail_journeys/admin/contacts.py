@@ -1,26 +1,38 @@
-"""Contacts in the admin: a listing, and the GDPR export and erasure of one contact.
+"""Contacts in the admin: a listing, why each is (not) in each journey, GDPR export and erasure.
 
 Export and erasure each need their own permission (``export_contact``,
 ``erase_contact``), given to groups in Settings > Groups like any other.
 """
 
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import View
+from django.views.generic import TemplateView, View
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.views.generic import DeleteView, IndexView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
 from wagtail_journeys.admin.readonly import ReadOnlyViewSet
 from wagtail_journeys.gdpr import erase_contact, export_contact_json
+from wagtail_journeys.journeys.explain import explain
 from wagtail_journeys.models.contacts import Contact
+from wagtail_journeys.models.journeys import Journey
 
 
 class ContactIndexView(IndexView):
     def get_list_more_buttons(self, instance):
         buttons = super().get_list_more_buttons(instance)
+        buttons.append(
+            MenuItem(
+                _("Journeys: why"),
+                url=reverse("journeys_contacts:journeys", args=[instance.pk]),
+                icon_name="help",
+                priority=30,
+            )
+        )
         if self.user_has_permission("export"):
             buttons.append(
                 MenuItem(
@@ -55,6 +67,33 @@ class ContactExportView(PermissionCheckedMixin, View):
         )
         response["Content-Disposition"] = f'attachment; filename="contact-{contact.pk}.json"'
         return response
+
+
+class ContactJourneysView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
+    """For one contact and each journey: the steps they went through, or what kept them out."""
+
+    model = Contact
+    permission_required = "view"
+    template_name = "wagtail_journeys/admin/contact_journeys.html"
+    header_icon = "help"
+
+    def get_page_title(self):
+        return _("Journeys of %(contact)s") % {"contact": self.contact}
+
+    def get(self, request, pk):
+        self.contact = get_object_or_404(Contact, pk=pk)
+        return super().get(request, pk=pk)
+
+    def get_context_data(self, **kwargs):
+        # Journeys the contact is or was in, and the live ones they could enter.
+        journeys = Journey.objects.filter(
+            Q(live=True) | Q(enrollments__contact=self.contact)
+        ).distinct()
+        return super().get_context_data(
+            contact=self.contact,
+            explanations=[explain(journey, self.contact) for journey in journeys],
+            **kwargs,
+        )
 
 
 class ContactEraseView(DeleteView):
@@ -111,6 +150,7 @@ class ContactViewSet(ReadOnlyViewSet):
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [
             path("export/<int:pk>/", ContactExportView.as_view(), name="export"),
+            path("journeys/<int:pk>/", ContactJourneysView.as_view(), name="journeys"),
             path(
                 "erase/<int:pk>/",
                 ContactEraseView.as_view(
