@@ -1,7 +1,6 @@
 from wagtail import hooks
 from wagtail.snippets.models import register_snippet
 
-from wagtail_journeys.admin.email_templates import EmailTemplateViewSet
 from wagtail_journeys.admin.menu import JourneysViewSetGroup
 from wagtail_journeys.tracking.pages import track_page_views
 
@@ -11,4 +10,3 @@ hooks.register("on_serve_page", track_page_views, order=1)
 # admin URLs load): the snippets among them (journeys, segments) are then known to Wagtail's
 # post_migrate handler, which creates the journeys' publish, lock and unlock permissions.
 register_snippet(JourneysViewSetGroup)
-register_snippet(EmailTemplateViewSet)

@@ -213,7 +213,6 @@ class EmailTemplateViewSet(SnippetViewSet):
     menu_label = _("Email templates")
     admin_url_namespace = "journeys_email_templates"
     base_url_path = "journeys/email-templates"
-    add_to_admin_menu = True
     menu_order = 310
     list_display = ["name", "subject", "kind", "topic", "updated_at"]
     list_filter = ["kind", "topic"]

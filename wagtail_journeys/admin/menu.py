@@ -1,9 +1,10 @@
-"""The admin menu of wagtail-journeys: journeys, contacts, segments, messages, consent, signups."""
+"""The admin menu of wagtail-journeys: journeys, emails, contacts, segments, messages, consent."""
 
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.base import ViewSetGroup
 
 from wagtail_journeys.admin.contacts import ContactViewSet
+from wagtail_journeys.admin.email_templates import EmailTemplateViewSet
 from wagtail_journeys.admin.journeys import JourneyViewSet
 from wagtail_journeys.admin.messages import ConsentRecordViewSet, MessageViewSet
 from wagtail_journeys.admin.segments import SegmentViewSet
@@ -17,6 +18,7 @@ class JourneysViewSetGroup(ViewSetGroup):
     menu_icon = "group"
     items = (
         JourneyViewSet,
+        EmailTemplateViewSet,
         ContactViewSet,
         SegmentViewSet,
         MessageViewSet,
