@@ -16,12 +16,13 @@ Two parts, each on a fresh database:
 2. **steps**: ``--contacts`` contacts through the welcome series [send
    email, wait 1 day, send email], with time travel: one
    ``contact_subscribed`` event per contact, dispatched as its django-q2
-   task would (``dispatch_events``, ``--entry batched``: a hundred events per
-   call, as the dispatcher queues events announced together; ``per-event``:
-   one call each. The contact enters and runs the send and
-   the wait), then ``tick(now=+1 day +1 minute, inline=True)`` until nothing
-   is due, each call taking at most a tenth of the contacts (the wait
-   resumes, the second email is queued, the journey completes). Steps per
+   task would (``dispatch_events``; ``--entry batched``: ``DISPATCH_BATCH``
+   events per call, as the dispatcher queues events announced together;
+   ``per-event``: one call each, as sign-ups arriving one by one): the
+   contact enters and runs the send and the wait. Then
+   ``tick(now=+1 day +1 minute, inline=True)`` until nothing is due, each
+   call taking at most a tenth of the contacts (the wait resumes, the
+   second email is queued, the journey completes). Steps per
    second for each phase (the interpreter's steps; step runs written, with
    the ``entered`` and ``completed`` rows, are counted too) and queries per
    step. Then ``deliver_due`` over ``--deliver-sample`` of the queued
@@ -33,7 +34,7 @@ Two parts, each on a fresh database:
     .venv/bin/python bench/journeys.py [--part both|tick|steps]
         [--database both|sqlite|postgres] [--due 1000] [--small-waiting 10000]
         [--waiting 1000000] [--repeat 5] [--contacts 100000] [--deliver-sample 10000]
-        [--broker orm|redis]
+        [--broker orm|redis] [--entry batched|per-event]
     .venv/bin/python bench/journeys.py --part steps --database sqlite --contacts 2000 --profile
 
 ``both`` runs each part on each database in a process of its own. SQLite: a
