@@ -26,6 +26,7 @@ from wagtail_journeys.journeys.entry import try_enroll
 from wagtail_journeys.journeys.interpreter import Runner
 from wagtail_journeys.journeys.plan import build_plan, revision_plan
 from wagtail_journeys.models import Enrollment, Event, Journey
+from wagtail_journeys.segments.rules import event_fits
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,7 @@ def _event_goal(journey, event) -> str:
     for child in journey.goals:
         if child.block_type != "event" or child.block.event_name(child.value) != event.name:
             continue
-        condition = child.block.event_filter(child.value)
-        if not condition or Event.objects.filter(condition, pk=event.pk).exists():
+        if event_fits(event, child.block.event_filter(child.value)):
             return _("Goal reached: %(what)s.") % {"what": child.block.describe(child.value)}
     return ""
 

@@ -17,7 +17,7 @@ from wagtail import blocks
 from wagtail_journeys.journeys.triggers import EventTriggerBlock
 from wagtail_journeys.segments import values
 from wagtail_journeys.segments.conditions import ALL, MATCH_CHOICES, matches, rules_block
-from wagtail_journeys.segments.rules import block_error
+from wagtail_journeys.segments.rules import block_error, property_filters
 
 
 class EventGoalBlock(blocks.StructBlock):
@@ -41,7 +41,7 @@ class EventGoalBlock(blocks.StructBlock):
         return value["event"].strip()
 
     def event_filter(self, value) -> Q:
-        return EventTriggerBlock.event_filter(self, value)
+        return property_filters(value["filters"])
 
     def reached(self, value, contact_id: int, since: datetime, until: datetime) -> bool:
         """Has the contact done the event since ``since`` (when they entered)?"""

@@ -25,7 +25,12 @@ from wagtail_journeys.journeys import timing
 from wagtail_journeys.journeys.outcomes import BRANCH, EXIT, NEXT, WAIT, Outcome
 from wagtail_journeys.segments import values
 from wagtail_journeys.segments.conditions import ALL, MATCH_CHOICES, matches, rules_block
-from wagtail_journeys.segments.rules import PropertyFilterBlock, block_error
+from wagtail_journeys.segments.rules import (
+    PropertyFilterBlock,
+    block_error,
+    event_fits,
+    property_filters,
+)
 
 #: How deep branches nest (a branch in a branch in a branch in a branch).
 BRANCH_DEPTH = 4
@@ -326,16 +331,9 @@ class WaitUntilStepBlock(StepBlock):
 
     def event_matches(self, value, event) -> bool:
         """Does ``event`` (stored) end this wait with "yes"?"""
-        from wagtail_journeys.models import Event
-
         if value["wait_for"] != EVENT or event.name != value["event"].strip():
             return False
-        if not value["filters"]:
-            return True
-        condition = PropertyFilterBlock().to_q(value["filters"][0])
-        for item in value["filters"][1:]:
-            condition &= PropertyFilterBlock().to_q(item)
-        return Event.objects.filter(condition, pk=event.pk).exists()
+        return event_fits(event, property_filters(value["filters"]))
 
     def run(self, value, ctx):
         if ctx.event is not None:

@@ -21,7 +21,9 @@ from wagtail_journeys.segments.rules import (
     PropertyFilterBlock,
     block_error,
     check_page_target,
+    event_fits,
     page_target,
+    property_filters,
 )
 
 BUILT_IN_EVENTS = (
@@ -51,7 +53,7 @@ class TriggerBlock(blocks.StructBlock):
         if event.name != self.event_name(value):
             return False
         condition = self.event_filter(value)
-        if condition and not Event.objects.filter(condition, pk=event.pk).exists():
+        if not event_fits(event, condition):
             return False
         times, days = self.frequency(value)
         if times <= 1:
@@ -102,10 +104,7 @@ class EventTriggerBlock(_FrequencyMixin, TriggerBlock):
         return value["event"].strip()
 
     def event_filter(self, value):
-        condition = Q()
-        for item in value["filters"]:
-            condition &= PropertyFilterBlock().to_q(item)
-        return condition
+        return property_filters(value["filters"])
 
 
 class PageVisitTriggerBlock(_FrequencyMixin, TriggerBlock):

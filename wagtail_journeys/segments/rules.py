@@ -371,6 +371,24 @@ class PropertyFilterBlock(blocks.StructBlock):
         return same if value["operator"] == "equals" else ~same
 
 
+def property_filters(items) -> Q:
+    """The ``Q`` over events of a list of property filters (all must hold; none: ``Q()``)."""
+    condition = Q()
+    for item in items:
+        condition &= _PROPERTY_FILTER.to_q(item)
+    return condition
+
+
+def event_fits(event, condition: Q) -> bool:
+    """Does a stored event meet ``condition`` (a ``Q`` over events)? ``Q()`` always does."""
+    from wagtail_journeys.models import Event
+
+    return not condition or Event.objects.filter(condition, pk=event.pk).exists()
+
+
+_PROPERTY_FILTER = PropertyFilterBlock()
+
+
 class EventRuleBlock(_CountedBlock):
     event = blocks.CharBlock(label=_("Event"), help_text=_("e.g. product_viewed, order_completed"))
     filters = blocks.ListBlock(PropertyFilterBlock(), label=_("With properties"), default=[])
@@ -393,9 +411,7 @@ class EventRuleBlock(_CountedBlock):
     def rows(self, value, ctx):
         from wagtail_journeys.models import Event
 
-        rows = Event.objects.filter(name=value["event"].strip())
-        for item in value["filters"]:
-            rows = rows.filter(PropertyFilterBlock().to_q(item))
+        rows = Event.objects.filter(property_filters(value["filters"]), name=value["event"].strip())
         return self.within(rows, value, ctx)
 
     def compile(self, value, ctx):
