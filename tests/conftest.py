@@ -132,3 +132,41 @@ def journeys_mail(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     settings.WAGTAIL_JOURNEYS = {"BASE_URL": "https://shop.example.com"}
     mail.outbox = []
+
+
+@pytest.fixture
+def admin_client(db):
+    """A client logged in as a superuser (pytest-django's, with a known password)."""
+    from tests.admin_helpers import superuser_client
+
+    return superuser_client()
+
+
+def restore_wagtail_initial_data() -> None:
+    """Put back what Wagtail's migrations create: a locale, the root and home pages, the site,
+    the root collection. A transactional test ends with a flush that deletes them."""
+    from django.conf import settings
+    from wagtail.coreutils import get_supported_content_language_variant
+    from wagtail.models import Collection, Locale
+
+    if Collection.objects.exists():
+        return
+    locale, _ = Locale.objects.get_or_create(
+        language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
+    )
+    root = Page.add_root(instance=Page(title="Root", slug="root", locale=locale))
+    home = root.add_child(
+        instance=Page(title="Welcome to your new Wagtail site!", slug="home", locale=locale)
+    )
+    Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True)
+    Collection.add_root(name="Root")
+
+
+@pytest.fixture(autouse=True)
+def wagtail_initial_data(request):
+    """Transactional tests start from what a migrated database holds, whatever ran before."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    restore_wagtail_initial_data()

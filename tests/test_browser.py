@@ -23,7 +23,7 @@ def wait_for_event(timeout=10, **filters):
 def test_time_on_page_and_add_to_cart(chromium, live_server):
     from example_site.storefront.models import ProductPage
 
-    call_command("load_demo_data", verbosity=0)
+    call_command("load_demo_data", verbosity=0, no_traffic=True)
     product = ProductPage.objects.live().order_by("pk").first()
 
     context = chromium.new_context(base_url=live_server.url)

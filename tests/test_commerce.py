@@ -1,15 +1,23 @@
 """Carts and wishlists: every call records its event, items keep a product snapshot."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import RequestFactory
+from django.utils import timezone
 
+from tests.journey_helpers import enrollment_of, subscribed
 from wagtail_journeys import get_cart, get_wishlist
 from wagtail_journeys.commerce.adapters import ProductAdapter
 from wagtail_journeys.exceptions import CommerceError
-from wagtail_journeys.models import Cart, Contact, Event
+from wagtail_journeys.journeys.building import block, new_journey
+from wagtail_journeys.journeys.detectors import detect_abandoned_carts
+from wagtail_journeys.models import Cart, Contact, Event, Wishlist
 from wagtail_journeys.tracking.visitors import Visitor
+
+#: A moment in the past that ``at=`` dates the calls at.
+PAST = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +178,99 @@ def test_a_cart_works_without_tracking_consent(client, settings, gadget, simple_
     assert "journeys_visitor" not in response.cookies  # kept, not deleted
     assert not Event.objects.filter(name="page_viewed").exists()
     assert Cart.objects.get().items.count() == 1
+
+
+# Dated in the past: ``at=``
+
+
+def occurred(name):
+    return [event.occurred_at for event in events(name)]
+
+
+def test_cart_calls_can_be_dated_in_the_past(request_, gadget, simple_page):
+    cart = get_cart(request_, at=PAST)
+    assert (cart.created_at, cart.updated_at) == (PAST, PAST)
+
+    item = cart.add(gadget, quantity=3, at=PAST + timedelta(minutes=1))
+    assert item.added_at == PAST + timedelta(minutes=1)
+    cart.set_quantity(gadget, 1, at=PAST + timedelta(minutes=2))
+    cart.set_quantity(gadget, 2, at=PAST + timedelta(minutes=3))
+    cart.add(simple_page.page_ptr, at=PAST + timedelta(minutes=4))
+    cart.remove(simple_page.page_ptr, at=PAST + timedelta(minutes=5))
+    cart.refresh_from_db()
+    assert cart.updated_at == PAST + timedelta(minutes=5)
+    assert occurred("cart_item_added") == [
+        PAST + timedelta(minutes=1),
+        PAST + timedelta(minutes=3),
+        PAST + timedelta(minutes=4),
+    ]
+    assert occurred("cart_item_removed") == [
+        PAST + timedelta(minutes=2),
+        PAST + timedelta(minutes=5),
+    ]
+
+    cart.start_checkout(at=PAST + timedelta(minutes=6))
+    cart.complete("ORDER-1", Decimal("19.98"), at=PAST + timedelta(minutes=9))
+    cart.refresh_from_db()
+    assert cart.checkout_started_at == PAST + timedelta(minutes=6)
+    assert cart.converted_at == cart.updated_at == PAST + timedelta(minutes=9)
+    assert occurred("checkout_started") == [PAST + timedelta(minutes=6)]
+    assert occurred("order_completed") == [PAST + timedelta(minutes=9)]
+
+
+def test_without_at_a_change_is_dated_now(request_, gadget):
+    cart = get_cart(request_, at=PAST)
+    before = timezone.now()
+    cart.add(gadget)
+    cart.refresh_from_db()
+    assert cart.created_at == PAST  # only the change moves, not the creation
+    assert cart.updated_at >= before
+    assert events("cart_item_added")[0].occurred_at >= before
+
+
+@pytest.mark.parametrize(
+    ("at", "error"),
+    [(datetime(2026, 3, 10, 15, 0), ValueError), ("2026-03-10T15:00Z", TypeError)],
+)
+def test_at_must_be_an_aware_datetime(request_, gadget, at, error):
+    cart = get_cart(request_)
+    with pytest.raises(error, match="at must be"):
+        cart.add(gadget, at=at)
+    with pytest.raises(error, match="at must be"):
+        get_wishlist(request_).add(gadget, at=at)
+    assert not cart.items.exists()
+    assert not Event.objects.exists()
+
+
+def test_wishlist_calls_can_be_dated_in_the_past(request_, gadget):
+    wishlist = get_wishlist(request_, at=PAST)
+    item = wishlist.add(gadget, at=PAST + timedelta(minutes=1))
+    assert item.added_at == PAST + timedelta(minutes=1)
+    wishlist.remove(gadget, at=PAST + timedelta(minutes=2))
+    wishlist = Wishlist.objects.get()
+    assert (wishlist.created_at, wishlist.updated_at) == (PAST, PAST + timedelta(minutes=2))
+    assert occurred("wishlist_item_added") == [PAST + timedelta(minutes=1)]
+    assert occurred("wishlist_item_removed") == [PAST + timedelta(minutes=2)]
+
+
+def test_a_cart_dated_two_hours_ago_is_abandoned_and_starts_its_journey(
+    request_, gadget, journeys_mail, django_capture_on_commit_callbacks
+):
+    journey = new_journey(
+        "Abandoned cart",
+        trigger=block("event", event="cart_abandoned"),
+        steps=[block("tag", action="add", tag="cart-reminded")],
+    )
+    known = subscribed()
+    request_.journeys.set_contact(known)
+    now = timezone.now()
+    cart = get_cart(request_, at=now - timedelta(hours=2))
+    cart.add(gadget, quantity=2, at=now - timedelta(hours=2))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert detect_abandoned_carts(now) == 1
+    cart.refresh_from_db()
+    assert (cart.status, cart.abandoned_at) == (Cart.Status.ABANDONED, now)
+    assert events("cart_abandoned")[0].properties["cart_id"] == cart.pk
+    assert enrollment_of(known, journey).context["cart_id"] == cart.pk
+    assert "cart-reminded" in known.tags.names()

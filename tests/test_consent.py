@@ -1,15 +1,15 @@
 """Unsubscribing (link and RFC 8058 one-click), the preference centre and double opt-in."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from tests.factories import ContactFactory
-from wagtail_journeys.email import links, tokens
+from wagtail_journeys.email import consent, links, tokens
 from wagtail_journeys.models import (
     ConsentRecord,
     Contact,
@@ -453,3 +453,67 @@ def test_the_builtin_confirmation_uses_the_brand(
     # A subject is plain text: the ampersand must not arrive as "&amp;".
     assert email.subject == "Please confirm your subscription to Kettle & Bean"
     assert "background:#8c4a2f" in email.alternatives[0][0]
+
+
+# Dated in the past: ``at=``
+
+PAST = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+
+def test_subscribe_and_unsubscribe_can_be_dated_in_the_past(message, subscribed, topics):
+    contact = ContactFactory()
+    contact.topics_left.add(topics[0])
+    consent.subscribe(contact, method="import", topics=topics, at=PAST)
+    consent.unsubscribe(
+        subscribed, method="unsubscribe_link", message=message, at=PAST + timedelta(hours=1)
+    )
+
+    records = ConsentRecord.objects.order_by("pk")
+    assert [(r.granted, r.topic_id, r.created_at) for r in records] == [
+        (True, None, PAST),
+        (True, topics[0].pk, PAST),
+        (False, None, PAST + timedelta(hours=1)),
+    ]
+    assert Event.objects.get(name="contact_subscribed").occurred_at == PAST
+    assert Event.objects.get(name="unsubscribed").occurred_at == PAST + timedelta(hours=1)
+    unsubscribed = MessageEvent.objects.get(kind=MessageEvent.Kind.UNSUBSCRIBED)
+    assert unsubscribed.occurred_at == PAST + timedelta(hours=1)
+
+
+def test_a_signup_and_a_confirmation_can_be_dated_in_the_past(signup_page):
+    signup = SignupForm.objects.create(page=signup_page, double_opt_in=False)
+    request = RequestFactory().post("/", REMOTE_ADDR="192.0.2.1")
+    ada = ContactFactory(email="ada@example.com")
+    consent.signup_from_form(request, ada, signup_page, at=PAST)
+    bob = ContactFactory(email="bob@example.com")
+    consent.confirm_signup(bob, signup, at=PAST + timedelta(minutes=20))
+
+    assert ConsentRecord.objects.get(contact=ada).created_at == PAST
+    assert ConsentRecord.objects.get(contact=bob).created_at == PAST + timedelta(minutes=20)
+    subscribed_at = dict(
+        Event.objects.filter(name="contact_subscribed").values_list("contact", "occurred_at")
+    )
+    assert subscribed_at == {ada.pk: PAST, bob.pk: PAST + timedelta(minutes=20)}
+
+
+def test_a_confirmation_email_is_queued_at_the_signups_time(double_opt_in):
+    from tests.journey_helpers import email_template
+
+    double_opt_in.confirmation_template = email_template(name="Confirm", kind="transactional")
+    double_opt_in.save()
+    contact = ContactFactory(email="ada@example.com")
+    request = RequestFactory().post("/", REMOTE_ADDR="192.0.2.1")
+    consent.signup_from_form(request, contact, double_opt_in.page, at=PAST)
+    assert Message.objects.get(contact=contact).created_at == PAST
+
+
+@pytest.mark.parametrize(
+    ("at", "error"), [(datetime(2026, 3, 10, 15, 0), ValueError), (PAST.date(), TypeError)]
+)
+def test_consent_refuses_a_time_that_is_not_an_aware_datetime(subscribed, at, error):
+    with pytest.raises(error, match="at must be"):
+        consent.unsubscribe(subscribed, method="unsubscribe_link", at=at)
+    with pytest.raises(error, match="at must be"):
+        consent.subscribe(ContactFactory(), method="import", at=at)
+    assert not ConsentRecord.objects.exists()
+    assert not Event.objects.exists()

@@ -126,8 +126,8 @@ def test_loading_twice_changes_nothing(demo):
 def test_load_demo_data_command_prints_the_admin_login(capsys):
     from django.core.management import call_command
 
-    call_command("load_demo_data")
-    call_command("load_demo_data")
+    call_command("load_demo_data", no_traffic=True)
+    call_command("load_demo_data", no_traffic=True)
     out = capsys.readouterr().out
     assert "Demo data already loaded" in out
     assert "Admin: http://127.0.0.1:8000/admin/  user: admin  password: admin" in out

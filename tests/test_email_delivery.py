@@ -271,6 +271,54 @@ def test_an_idempotency_key_sends_once(django_capture_on_commit_callbacks):
     assert len(mail.outbox) == 1
 
 
+def test_a_message_can_be_queued_at_a_given_time(django_capture_on_commit_callbacks):
+    template = make_template()
+    with django_capture_on_commit_callbacks(execute=True):
+        one = send_email(subscriber(), template, at=T0)
+        many = send_emails([subscriber(), subscriber()], template, at=T0)
+        # ``at`` is the clock ``send_after`` is compared with: an hour after it is not due yet.
+        later = send_email(subscriber(), template, at=T0, send_after=T0 + timedelta(hours=1))
+    created = Message.objects.filter(pk__in=[one.pk, later.pk, *(m.pk for m in many)])
+    assert set(created.values_list("created_at", flat=True)) == {T0}
+    assert len(mail.outbox) == 3
+    later.refresh_from_db()
+    assert later.status == Message.Status.QUEUED
+
+
+def test_a_journeys_message_is_queued_at_the_runners_clock():
+    from django.db import transaction
+
+    from wagtail_journeys.journeys.building import block, new_journey
+    from wagtail_journeys.journeys.entry import try_enroll
+    from wagtail_journeys.journeys.interpreter import Runner
+
+    template = make_template()
+    template.save_revision()
+    journey = new_journey(
+        "Welcome",
+        trigger=block("event", event="contact_subscribed"),
+        steps=[block("send_email", template=template.pk)],
+    )
+    contact = subscriber()
+    runner = Runner(now=T0)
+    with transaction.atomic():
+        runner.run(try_enroll(journey, contact, now=T0).enrollment)
+        runner.flush()
+    assert Message.objects.get(contact=contact).created_at == T0
+
+
+@pytest.mark.parametrize(
+    ("at", "error"), [(datetime(2026, 3, 10, 15, 0), ValueError), ("now", TypeError)]
+)
+def test_the_time_of_a_message_must_be_an_aware_datetime(at, error):
+    template = make_template()
+    with pytest.raises(error, match="at must be"):
+        send_email(subscriber(), template, at=at)
+    with pytest.raises(error, match="at must be"):
+        send_emails([subscriber()], template, at=at)
+    assert not Message.objects.exists()
+
+
 def test_send_emails_queues_many_and_skips_those_already_sent(django_capture_on_commit_callbacks):
     contacts = [subscriber() for _ in range(4)]
     template = make_template()

@@ -1,10 +1,12 @@
 """identify(): anonymous history merges into the known contact, losing nothing."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
+from django.utils import timezone
 
 from tests.factories import ContactFactory
 from wagtail_journeys import get_cart, get_wishlist, identify, track
@@ -140,3 +142,52 @@ def test_a_second_user_on_the_same_browser_gets_their_own_contact(client, simple
     assert Contact.objects.get(user=ada).events.count() == 1
     assert Contact.objects.get(user=bob).events.count() == 1
     assert Event.objects.count() == 2
+
+
+# Dated in the past: ``at=``
+
+PAST = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+
+def test_identify_can_be_dated_in_the_past():
+    request = new_request()  # no contact yet: identify creates it
+    contact = identify(request, email="ada@example.com", first_name="Ada", at=PAST)
+    contact.refresh_from_db()
+    assert contact.created_at == PAST
+    assert contact.custom_fields == {}  # ``at`` is not a custom field
+    event = contact.events.get(name="contact_identified")
+    assert event.occurred_at == PAST
+
+
+def test_an_adopted_visitor_keeps_the_date_it_was_first_seen():
+    request = new_request()
+    track(request, "video_played")
+    anonymous = Contact.objects.get()
+    contact = identify(request, email="ada@example.com", at=timezone.now() + timedelta(days=1))
+    contact.refresh_from_db()
+    assert contact.pk == anonymous.pk
+    assert contact.created_at == anonymous.created_at
+
+
+def test_identify_dates_the_merged_cart_at_its_time(gadget):
+    from tests.testapp.models import Gadget
+
+    known = ContactFactory(email="ada@example.com")
+    Cart.objects.create(contact=known, currency="EUR").add(gadget, at=PAST)
+    request = new_request()
+    get_cart(request, at=PAST).add(Gadget.objects.create(name="Gizmo"), at=PAST)
+
+    contact = identify(request, email="ada@example.com", at=PAST + timedelta(hours=1))
+    cart = Cart.objects.get(contact=contact)
+    assert cart.items.count() == 2
+    assert cart.updated_at == PAST + timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("at", "error"), [(datetime(2026, 3, 10, 15, 0), ValueError), (1741618800, TypeError)]
+)
+def test_identify_refuses_a_time_that_is_not_an_aware_datetime(at, error):
+    request = new_request()
+    with pytest.raises(error, match="at must be"):
+        identify(request, email="ada@example.com", at=at)
+    assert not Contact.objects.exists()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from wagtail.test.utils.form_data import nested_form_data
 
+from tests.admin_helpers import client_for
 from tests.journey_helpers import email_template, subscribed
 from wagtail_journeys.journeys.building import block, new_journey
 from wagtail_journeys.models import Contact, Enrollment, Event, Journey, Message, StepRun
@@ -30,30 +31,6 @@ EDITOR_PERMISSIONS = ("add_journey", "change_journey", "view_journey")
 @pytest.fixture(autouse=True)
 def journeys_settings(settings):
     settings.WAGTAIL_JOURNEYS = {"BASE_URL": "https://shop.example.com"}
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
-
-
-def client_for(*codenames):
-    name = "-".join(codenames)
-    user = User.objects.create_user(name, f"{name}@example.com", "pw")
-    group = Group.objects.create(name=name)
-    group.permissions.set(
-        [Permission.objects.get(codename="access_admin")]
-        + [
-            Permission.objects.get(content_type__app_label="wagtail_journeys", codename=codename)
-            for codename in codenames
-        ]
-    )
-    user.groups.add(group)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(name, *args):
@@ -98,8 +75,13 @@ def stream(*children):
     return data
 
 
+#: An A/B test's settings as the form posts them (its defaults).
+AB_TEST = {"metric": "opened", "min_recipients": "500", "confidence": "0.95"}
+
+
 def send_email(template, step_id=None):
-    return ("send_email", {"template": str(template.pk), "variants": {"count": "0"}}, step_id)
+    value = {"template": str(template.pk), "variants": {"count": "0"}, "test": AB_TEST}
+    return ("send_email", value, step_id)
 
 
 def wait(days=1, step_id=None):
@@ -285,7 +267,7 @@ def test_the_preview_outlines_the_trigger_and_the_nested_steps(admin_client):
         " ".join(step.select_one(".summary").get_text().split())
         for step in top.find_all("li", class_="step", recursive=False)
     ]
-    assert summaries == ["Send “Welcome”", "Condition (yes / no)", "Wait 3 days"]
+    assert summaries == ["Send “Welcome”", "If the contact matches 1 rule", "Wait 3 days"]
     condition = top.find_all("li", class_="step", recursive=False)[1]
     branches = condition.select("li.branch")
     assert [b.select_one(".branch-label").get_text() for b in branches] == ["Yes", "No"]

@@ -361,6 +361,18 @@ def test_product_interest_starts_on_the_third_view_and_tags_a_click(capture, gad
         assert subjects(contact) == [PICKS]
 
 
+def test_marketing_templates_admit_subscribers_only(capture, gadget):
+    from tests.factories import ContactFactory
+
+    journeys = [published(slug) for slug in ("product-interest", "post-purchase")]
+    visitor = ContactFactory(status="pending", consent={})
+    for _view in range(3):
+        fire(capture, visitor, "product_viewed", sku="W-1")
+    fire(capture, visitor, "order_completed", order_ref="A-1", total=10)
+    assert not Enrollment.objects.filter(contact=visitor, journey__in=journeys).exists()
+    assert subjects(visitor) == []
+
+
 def test_product_interest_email_shows_the_wishlist(capture, gadget):
     from wagtail_journeys.models import Wishlist
 

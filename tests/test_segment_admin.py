@@ -3,7 +3,6 @@
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -11,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from wagtail.test.utils.form_data import nested_form_data, streamfield
 
+from tests.admin_helpers import client_for
 from tests.factories import ContactFactory
 from wagtail_journeys.models import (
     Contact,
@@ -25,30 +25,6 @@ from wagtail_journeys.segments import import_files, imports
 pytestmark = pytest.mark.django_db
 
 SEGMENT_PERMISSIONS = ("add_segment", "change_segment", "view_segment")
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
-
-
-def client_for(*codenames):
-    name = "-".join(codenames)
-    user = User.objects.create_user(name, f"{name}@example.com", "pw")
-    group = Group.objects.create(name=name)
-    group.permissions.set(
-        [Permission.objects.get(codename="access_admin")]
-        + [
-            Permission.objects.get(content_type__app_label="wagtail_journeys", codename=codename)
-            for codename in codenames
-        ]
-    )
-    user.groups.add(group)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(name, *args):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from wagtail_journeys.clock import moment
 from wagtail_journeys.commerce.carts import merge_carts
 from wagtail_journeys.commerce.wishlists import merge_wishlists
 from wagtail_journeys.exceptions import InvalidContactDataError
@@ -57,19 +59,21 @@ def _clean_fields(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return columns, custom
 
 
-def merge_contacts(source: Contact, target: Contact) -> Contact:
+def merge_contacts(source: Contact, target: Contact, *, at: datetime | None = None) -> Contact:
     """Move everything ``source`` has into ``target``, then delete ``source``.
 
     Events, carts, wishlists, journey enrollments and static segment
     memberships move; tags are united; every field ``target``
     leaves blank is filled from ``source``. Nothing of either side is lost.
+    ``at`` (an aware datetime, default now) dates the merged cart's change.
     """
+    at = moment(at)
     if source.pk == target.pk:
         return target
     with transaction.atomic():
         Event.objects.filter(contact=source).update(contact=target)
-        merge_carts(source, target)
-        merge_wishlists(source, target)
+        merge_carts(source, target, at=at)
+        merge_wishlists(source, target, at=at)
         _merge_enrollments(source, target)
         _merge_static_memberships(source, target)
         target.tags.add(*source.tags.all())
@@ -150,7 +154,9 @@ def link_user(contact: Contact, user) -> Contact:
         return Contact.objects.create(user=user, email=None if by_email else user_email)
 
 
-def identify(request: HttpRequest, email: str, **fields: Any) -> Contact:
+def identify(
+    request: HttpRequest, email: str, *, at: datetime | None = None, **fields: Any
+) -> Contact:
     """Tell us who the visitor of ``request`` is.
 
     Finds or creates the contact with ``email`` (case-insensitive), merges the
@@ -158,8 +164,13 @@ def identify(request: HttpRequest, email: str, **fields: Any) -> Contact:
     ``fields`` (``first_name``, ``last_name``, ``phone``, ``timezone``,
     ``locale``; any other keyword goes to ``custom_fields``), and makes it the
     visitor's contact from this response on. Records ``contact_identified``.
-    Raises ``InvalidContactDataError`` for an invalid address or field.
+    ``at`` (an aware datetime, default now) dates that event and, when
+    ``identify`` creates the contact, its ``created_at``; it cannot be a
+    custom field's name. Raises ``InvalidContactDataError`` for an invalid
+    address or field.
     """
+    backdated = at is not None
+    at = moment(at)
     email = normalize_email(email)
     columns, custom = _clean_fields(fields)
     visitor = get_visitor(request)
@@ -167,13 +178,22 @@ def identify(request: HttpRequest, email: str, **fields: Any) -> Contact:
     for attempt in range(2):
         try:
             with transaction.atomic():
-                contact = _find_or_adopt(email, current)
+                contact = _find_or_adopt(email, current, at)
                 for name, value in columns.items():
                     setattr(contact, name, value)
                 contact.custom_fields = {**contact.custom_fields, **custom}
+                created = contact.pk is None
                 contact.save()
+                if created and backdated:
+                    # created_at is auto_now_add: the insert ignores any value given to it.
+                    Contact.objects.filter(pk=contact.pk).update(created_at=at)
+                    contact.created_at = at
                 record_event(
-                    contact, "contact_identified", {"email": email}, source=Event.Source.SERVER
+                    contact,
+                    "contact_identified",
+                    {"email": email},
+                    source=Event.Source.SERVER,
+                    occurred_at=at,
                 )
             break
         except IntegrityError:
@@ -187,7 +207,7 @@ def identify(request: HttpRequest, email: str, **fields: Any) -> Contact:
     return contact
 
 
-def _find_or_adopt(email: str, current: Contact | None) -> Contact:
+def _find_or_adopt(email: str, current: Contact | None, at: datetime) -> Contact:
     known = Contact.objects.filter(email=email).first()
     if known is None:
         if current is not None and current.is_anonymous:
@@ -195,5 +215,5 @@ def _find_or_adopt(email: str, current: Contact | None) -> Contact:
             return current
         return Contact(email=email)
     if current is not None and current.is_anonymous:
-        return merge_contacts(current, known)
+        return merge_contacts(current, known, at=at)
     return known

@@ -153,6 +153,15 @@ def journey_buttons(user, journey: Journey) -> list[Button]:
                 priority=50,
             )
         )
+    # Whoever may open the journey may read its numbers (see admin/report_base.py).
+    buttons.append(
+        Button(
+            _("Analytics"),
+            url=reverse("journeys_reports:journey", args=[journey.pk]),
+            icon_name="table",
+            priority=55,
+        )
+    )
     return buttons
 
 
@@ -257,6 +266,13 @@ class TemplateGalleryView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Tem
     template_name = "wagtail_journeys/journeys/gallery.html"
     page_title = _("Create from template")
     header_icon = "clipboard-list"
+
+    def get_breadcrumbs_items(self):
+        return [
+            *self.breadcrumbs_items,
+            {"url": journey_url("list"), "label": _("Journeys")},
+            {"url": "", "label": self.get_page_title()},
+        ]
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(templates=journey_templates(), **kwargs)

@@ -27,6 +27,7 @@ from wagtail.admin.widgets.button import HeaderButton
 from wagtail.models import Revision
 from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
+from wagtail_journeys.admin.flow import FlowPanel
 from wagtail_journeys.admin.journey_actions import (
     LIFECYCLE,
     NAMESPACE,
@@ -210,7 +211,7 @@ class JourneyViewSet(SnippetViewSet):
                 ],
                 heading=_("Entry"),
             ),
-            ObjectList([RemovedStepsPanel(), FieldPanel("steps")], heading=_("Steps")),
+            ObjectList([FlowPanel(), RemovedStepsPanel(), FieldPanel("steps")], heading=_("Steps")),
             ObjectList(
                 [
                     FieldPanel("goals"),

@@ -1,4 +1,4 @@
-"""The admin menu of wagtail-journeys: journeys, emails, contacts, segments, messages, consent."""
+"""The admin menu of wagtail-journeys: journeys, emails, contacts, segments, messages, reports."""
 
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.base import ViewSetGroup
@@ -7,6 +7,7 @@ from wagtail_journeys.admin.contacts import ContactViewSet
 from wagtail_journeys.admin.email_templates import EmailTemplateViewSet
 from wagtail_journeys.admin.journeys import JourneyViewSet
 from wagtail_journeys.admin.messages import ConsentRecordViewSet, MessageViewSet
+from wagtail_journeys.admin.reports import ReportsViewSet
 from wagtail_journeys.admin.segments import SegmentViewSet
 from wagtail_journeys.admin.signups import SignupFormViewSet, TopicViewSet
 
@@ -19,9 +20,10 @@ class JourneysViewSetGroup(ViewSetGroup):
     items = (
         JourneyViewSet,
         EmailTemplateViewSet,
-        ContactViewSet,
         SegmentViewSet,
+        ContactViewSet,
         MessageViewSet,
+        ReportsViewSet,
         ConsentRecordViewSet,
         SignupFormViewSet,
         TopicViewSet,

@@ -1,6 +1,8 @@
 """Admin views of records only the plugin writes: listed and inspected, never edited by hand."""
 
 from django.urls import path
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import policy_registry, register_permission_policy
@@ -53,3 +55,29 @@ class ReadOnlyViewSet(ModelViewSet):
             path("results/", self.index_results_view, name="index_results"),
             path(f"inspect/<{conv}:pk>/", self.inspect_view, name="inspect"),
         ]
+
+
+class InvalidFiltersMixin:
+    """A listing given filter values it cannot use lists nothing and says why.
+
+    Wagtail's index view ignores an invalid filter form and lists everything,
+    which reads as if the filter had matched every row.
+    """
+
+    def filter_queryset(self, queryset):
+        if self.filters and not self.filters.is_valid():
+            return queryset.none()
+        return super().filter_queryset(queryset)
+
+    @cached_property
+    def no_results_message(self):
+        if self.filters and not self.filters.is_valid():
+            form = self.filters.form
+            problems = "; ".join(
+                f"{form[name].label}: {' '.join(errors)}"
+                if name in form.fields
+                else " ".join(errors)
+                for name, errors in form.errors.items()
+            )
+            return _("These filters cannot be applied. %(problems)s") % {"problems": problems}
+        return super().no_results_message

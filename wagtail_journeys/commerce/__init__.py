@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.http import HttpRequest
 
 from wagtail_journeys import conf
+from wagtail_journeys.clock import moment
 from wagtail_journeys.tracking.visitors import get_visitor
 
 
-def get_cart(request: HttpRequest, *, create: bool = True):
+def get_cart(request: HttpRequest, *, create: bool = True, at: datetime | None = None):
     """The visitor's open cart (their abandoned one, reopened, if they have no open cart).
 
     With ``create=False`` (for templates that only show the cart) nothing is
@@ -16,9 +19,11 @@ def get_cart(request: HttpRequest, *, create: bool = True):
     A cart belongs to a contact, so creating one also creates the anonymous
     contact of a new visitor, and keeps the visitor cookie, even without
     tracking consent: a cart is part of the shop, not of the tracking.
+    ``at`` (an aware datetime, default now) dates a new cart's ``created_at``.
     """
     from wagtail_journeys.models import Cart
 
+    at = moment(at)
     visitor = get_visitor(request)
     contact = visitor.contact
     if contact is None:
@@ -44,7 +49,11 @@ def get_cart(request: HttpRequest, *, create: bool = True):
         cart, _ = Cart.objects.get_or_create(
             contact=contact,
             status=Cart.Status.OPEN,
-            defaults={"currency": conf.get_setting("DEFAULT_CURRENCY")},
+            defaults={
+                "currency": conf.get_setting("DEFAULT_CURRENCY"),
+                "created_at": at,
+                "updated_at": at,
+            },
         )
     return cart
 
@@ -72,10 +81,14 @@ def reopen_cart(cart) -> None:
         pass  # another cart of this contact was opened at the same moment: keep that one
 
 
-def get_wishlist(request: HttpRequest, *, create: bool = True):
-    """The visitor's wishlist; ``create=False`` returns ``None`` instead of creating one."""
+def get_wishlist(request: HttpRequest, *, create: bool = True, at: datetime | None = None):
+    """The visitor's wishlist; ``create=False`` returns ``None`` instead of creating one.
+
+    ``at`` (an aware datetime, default now) dates a new wishlist's ``created_at``.
+    """
     from wagtail_journeys.models import Wishlist
 
+    at = moment(at)
     visitor = get_visitor(request)
     contact = visitor.contact
     if contact is None:
@@ -85,5 +98,7 @@ def get_wishlist(request: HttpRequest, *, create: bool = True):
     if not create:
         return Wishlist.objects.filter(contact=contact).first()
     visitor.keep_for_shop()
-    wishlist, _ = Wishlist.objects.get_or_create(contact=contact)
+    wishlist, _ = Wishlist.objects.get_or_create(
+        contact=contact, defaults={"created_at": at, "updated_at": at}
+    )
     return wishlist

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import models, transaction
 from django.db.models import F
-from django.utils import timezone
 
+from wagtail_journeys.clock import moment
 from wagtail_journeys.commerce.adapters import get_product_adapter, to_price
 from wagtail_journeys.commerce.products import product_key, product_properties
 from wagtail_journeys.exceptions import CommerceError
@@ -28,13 +29,19 @@ class CartMethods:
         if self.status != self.Status.OPEN:
             raise CommerceError(f"Cart #{self.pk} is {self.status}, not open.")
 
-    def _record(self, name: str, **properties) -> Event:
+    def _record(self, name: str, *, at: datetime, **properties) -> Event:
         return record_event(
-            self.contact, name, {"cart_id": self.pk, **properties}, source=Event.Source.SERVER
+            self.contact,
+            name,
+            {"cart_id": self.pk, **properties},
+            source=Event.Source.SERVER,
+            occurred_at=at,
         )
 
-    def _touch(self) -> None:
-        # updated_at is auto_now: saving it marks the cart as recently active.
+    def _touch(self, at: datetime) -> None:
+        # Set here rather than auto_now, so that a change dated in the past
+        # (``at=``) is seen as idle by the abandoned-cart detector.
+        self.updated_at = at
         self.save(update_fields=["updated_at"])
 
     @property
@@ -50,13 +57,16 @@ class CartMethods:
         """Number of units in the cart."""
         return self.items.aggregate(n=models.Sum("quantity"))["n"] or 0
 
-    def add(self, product, quantity: int = 1, price=None):
+    def add(self, product, quantity: int = 1, price=None, *, at: datetime | None = None):
         """Add ``quantity`` of ``product`` (any saved model instance).
 
         ``price`` overrides the adapter's price, for shops that price per
-        customer. Records ``cart_item_added``.
+        customer. Records ``cart_item_added``. ``at`` (an aware datetime,
+        default now) dates the change: the event, the cart's ``updated_at``
+        and a new item's ``added_at``.
         """
         self._require_open()
+        at = moment(at)
         if _check_quantity(quantity) == 0:
             raise CommerceError("Add at least one item.")
         snapshot = get_product_adapter().snapshot(product)
@@ -72,88 +82,113 @@ class CartMethods:
                     "sku": snapshot.sku,
                     "product_url": snapshot.url,
                     "image_url": snapshot.image_url,
+                    "added_at": at,
                 },
             )
             if not created:
                 # F() so that two requests adding at once both count.
                 type(item).objects.filter(pk=item.pk).update(quantity=F("quantity") + quantity)
                 item.refresh_from_db(fields=["quantity"])
-            self._touch()
+            self._touch(at)
             self._record(
                 "cart_item_added",
+                at=at,
                 **product_properties(item),
                 quantity=quantity,
                 item_quantity=item.quantity,
             )
         return item
 
-    def remove(self, product) -> bool:
-        """Remove ``product`` entirely. Records ``cart_item_removed``; False if absent."""
+    def remove(self, product, *, at: datetime | None = None) -> bool:
+        """Remove ``product`` entirely. Records ``cart_item_removed``; False if absent.
+
+        ``at`` (an aware datetime, default now) dates the event and ``updated_at``.
+        """
         self._require_open()
+        at = moment(at)
         item = self.items.filter(**product_key(product)).first()
         if item is None:
             return False
         with transaction.atomic():
             item.delete()
-            self._touch()
-            self._record("cart_item_removed", **product_properties(item), quantity=item.quantity)
+            self._touch(at)
+            self._record(
+                "cart_item_removed", at=at, **product_properties(item), quantity=item.quantity
+            )
         return True
 
-    def set_quantity(self, product, quantity: int):
-        """Set ``product``'s quantity; 0 removes it. Records added/removed for the change."""
+    def set_quantity(self, product, quantity: int, *, at: datetime | None = None):
+        """Set ``product``'s quantity; 0 removes it. Records added/removed for the change.
+
+        ``at`` (an aware datetime, default now) dates the change, as for ``add``.
+        """
         self._require_open()
         quantity = _check_quantity(quantity)
+        at = moment(at)
         item = self.items.filter(**product_key(product)).first()
         current = item.quantity if item else 0
         if quantity == 0:
-            self.remove(product)
+            self.remove(product, at=at)
             return None
         if quantity > current:
-            return self.add(product, quantity - current)
+            return self.add(product, quantity - current, at=at)
         if quantity < current:
             with transaction.atomic():
                 item.quantity = quantity
                 item.save(update_fields=["quantity"])
-                self._touch()
+                self._touch(at)
                 self._record(
                     "cart_item_removed",
+                    at=at,
                     **product_properties(item),
                     quantity=current - quantity,
                     item_quantity=quantity,
                 )
         return item
 
-    def start_checkout(self) -> None:
-        """Mark the checkout as started. Records ``checkout_started``."""
+    def start_checkout(self, *, at: datetime | None = None) -> None:
+        """Mark the checkout as started. Records ``checkout_started``.
+
+        ``at`` (an aware datetime, default now) dates the event,
+        ``checkout_started_at`` and ``updated_at``.
+        """
         self._require_open()
+        at = moment(at)
         items = list(self.items.all())
         if not items:
             raise CommerceError("An empty cart cannot be checked out.")
         with transaction.atomic():
-            self.checkout_started_at = timezone.now()
+            self.checkout_started_at = self.updated_at = at
             self.save(update_fields=["checkout_started_at", "updated_at"])
             self._record(
                 "checkout_started",
+                at=at,
                 total=float(self.total),
                 currency=self.currency,
                 item_count=sum(item.quantity for item in items),
             )
 
-    def complete(self, order_ref: str, total) -> None:
-        """Mark the cart as bought. Records ``order_completed`` with the order's items."""
+    def complete(self, order_ref: str, total, *, at: datetime | None = None) -> None:
+        """Mark the cart as bought. Records ``order_completed`` with the order's items.
+
+        ``at`` (an aware datetime, default now) dates the event,
+        ``converted_at`` and ``updated_at``.
+        """
         self._require_open()
+        at = moment(at)
         if not isinstance(order_ref, str) or not order_ref.strip() or len(order_ref) > 128:
             raise CommerceError("An order reference of 1 to 128 characters is required.")
         total = to_price(total)
         items = list(self.items.select_related("product_type"))
         with transaction.atomic():
             self.status = self.Status.CONVERTED
-            self.converted_at = timezone.now()
+            self.converted_at = self.updated_at = at
             self.order_ref = order_ref.strip()
             self.order_total = total
             self.save()
             self._record(
                 "order_completed",
+                at=at,
                 order_ref=self.order_ref,
                 total=float(total),
                 currency=self.currency,
@@ -162,14 +197,16 @@ class CartMethods:
             )
 
 
-def merge_carts(source, target) -> None:
+def merge_carts(source, target, *, at: datetime | None = None) -> None:
     """Give every cart of contact ``source`` to contact ``target``.
 
     When both have an open cart, the source's items join the target's cart
     (quantities add up) and the emptied cart is deleted; nothing is lost.
+    ``at`` (default now) is the target cart's new ``updated_at`` then.
     """
     from wagtail_journeys.models import Cart
 
+    at = moment(at)
     source_open = Cart.objects.filter(contact=source, status=Cart.Status.OPEN).first()
     target_open = Cart.objects.filter(contact=target, status=Cart.Status.OPEN).first()
     if source_open and target_open:
@@ -185,5 +222,5 @@ def merge_carts(source, target) -> None:
                 item.cart = target_open
                 item.save(update_fields=["cart"])
         source_open.delete()
-        target_open._touch()
+        target_open._touch(at)
     Cart.objects.filter(contact=source).update(contact=target)

@@ -3,6 +3,9 @@
 Every change of what a contact agreed to goes through this module, so that
 each one leaves a ``ConsentRecord`` (what, when, how, from where) and the
 events journeys react to (``contact_subscribed``, ``unsubscribed``).
+
+Each function takes an optional ``at`` (an aware datetime, default now) that
+dates what it records, for imports and replays of consent given earlier.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +22,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
+from wagtail_journeys.analytics.counting import count_message_event
+from wagtail_journeys.clock import moment
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import links
 from wagtail_journeys.models.contacts import Contact
@@ -81,8 +87,9 @@ def record_consent(
     source: str = "",
     ip_address: str | None = None,
     detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> ConsentRecord:
-    """Store one audit record: ``contact`` gave (``granted``) or withdrew consent."""
+    """Store one audit record: ``contact`` gave (``granted``) or withdrew consent, at ``at``."""
     return ConsentRecord.objects.create(
         contact=contact,
         channel=channel,
@@ -92,6 +99,7 @@ def record_consent(
         source=source[:2048],
         ip_address=ip_address,
         detail=detail or {},
+        created_at=moment(at),
     )
 
 
@@ -103,13 +111,16 @@ def subscribe(
     ip_address: str | None = None,
     topics: Iterable[Topic] = (),
     detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Subscribe ``contact`` to marketing email, and join ``topics``.
 
     Records the consent and, when the contact was not subscribed before,
-    a ``contact_subscribed`` event. Idempotent: subscribing a subscribed
-    contact records nothing. Returns whether the status changed.
+    a ``contact_subscribed`` event, both dated ``at`` (default now).
+    Idempotent: subscribing a subscribed contact records nothing. Returns
+    whether the status changed.
     """
+    at = moment(at)
     topics = list(topics)
     with _locked(contact) as contact:
         changed = contact.status != Contact.Status.SUBSCRIBED
@@ -124,14 +135,16 @@ def subscribe(
                 source=source,
                 ip_address=ip_address,
                 detail={**(detail or {}), "topics": [topic.slug for topic in topics]},
+                at=at,
             )
-        join_topics(contact, topics, method=method, source=source, ip_address=ip_address)
+        join_topics(contact, topics, method=method, source=source, ip_address=ip_address, at=at)
         if changed:
             record_event(
                 contact,
                 "contact_subscribed",
                 {"method": method, "topics": [topic.slug for topic in topics]},
                 source=Event.Source.SERVER,
+                occurred_at=at,
             )
     return changed
 
@@ -143,8 +156,10 @@ def join_topics(
     method: str,
     source: str = "",
     ip_address: str | None = None,
+    at: datetime | None = None,
 ) -> None:
     """Take ``topics`` off the contact's left topics, recording each one that changes."""
+    at = moment(at)
     left = set(contact.topics_left.values_list("pk", flat=True))
     for topic in topics:
         if topic.pk not in left:
@@ -157,6 +172,7 @@ def join_topics(
             topic=topic,
             source=source,
             ip_address=ip_address,
+            at=at,
         )
 
 
@@ -167,11 +183,19 @@ def leave_topic(
     method: str,
     source: str = "",
     ip_address: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Stop mail of ``topic`` to ``contact``, recording the withdrawal."""
+    """Stop mail of ``topic`` to ``contact``, recording the withdrawal (dated ``at``)."""
+    at = moment(at)
     contact.topics_left.add(topic)
     record_consent(
-        contact, granted=False, method=method, topic=topic, source=source, ip_address=ip_address
+        contact,
+        granted=False,
+        method=method,
+        topic=topic,
+        source=source,
+        ip_address=ip_address,
+        at=at,
     )
 
 
@@ -181,8 +205,10 @@ def set_email_frequency(
     *,
     method: str,
     ip_address: str | None = None,
+    at: datetime | None = None,
 ) -> None:
     """Switch between all emails and fewer emails (a preference, audited like consent)."""
+    at = moment(at)
     Contact.objects.filter(pk=contact.pk).update(email_frequency=frequency)
     contact.email_frequency = frequency
     record_consent(
@@ -191,6 +217,7 @@ def set_email_frequency(
         method=method,
         ip_address=ip_address,
         detail={"email_frequency": frequency},
+        at=at,
     )
 
 
@@ -201,13 +228,20 @@ def set_channel_consent(
     *,
     method: str,
     ip_address: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Record consent for a channel other than email (SMS, push...)."""
+    """Record consent for a channel other than email (SMS, push...), dated ``at``."""
+    at = moment(at)
     with _locked(contact) as contact:
         contact.consent = {**contact.consent, channel: granted}
         contact.save(update_fields=["consent"])
         record_consent(
-            contact, granted=granted, method=method, channel=channel, ip_address=ip_address
+            contact,
+            granted=granted,
+            method=method,
+            channel=channel,
+            ip_address=ip_address,
+            at=at,
         )
 
 
@@ -219,6 +253,7 @@ def unsubscribe(
     ip_address: str | None = None,
     message: Message | None = None,
     detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Stop all marketing email to ``contact``.
 
@@ -226,19 +261,25 @@ def unsubscribe(
     and nothing more is recorded. Returns whether anything changed. With
     ``message``, the unsubscribe is also stored against that message, once
     whichever way it arrives (link, one-click POST, the ESP's report).
+    ``at`` (default now) dates the consent record, the ``unsubscribed``
+    event and the message's event.
     """
+    at = moment(at)
     with _locked(contact) as contact:
         if contact.consent.get(EMAIL) is False and contact.is_suppressed:
             return False
         if message is not None:
-            MessageEvent.objects.get_or_create(
+            event, created = MessageEvent.objects.get_or_create(
                 dedupe_key=f"unsubscribe:{message.pk}",
                 defaults={
                     "message": message,
                     "kind": MessageEvent.Kind.UNSUBSCRIBED,
                     "source": method[:32],
+                    "occurred_at": at,
                 },
             )
+            if created:
+                count_message_event(event, message)
         if contact.status in (Contact.Status.PENDING, Contact.Status.SUBSCRIBED):
             contact.status = Contact.Status.UNSUBSCRIBED
         contact.consent = {**contact.consent, EMAIL: False}
@@ -250,12 +291,15 @@ def unsubscribe(
             source=source,
             ip_address=ip_address,
             detail=detail,
+            at=at,
         )
         properties: dict[str, Any] = {"method": method}
         if message is not None:
             properties["message_id"] = message.pk
             properties["template_id"] = message.template_id
-        record_event(contact, "unsubscribed", properties, source=Event.Source.SERVER)
+        record_event(
+            contact, "unsubscribed", properties, source=Event.Source.SERVER, occurred_at=at
+        )
     return True
 
 
@@ -265,20 +309,24 @@ def suppress(
     *,
     source: str = "",
     detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Mark ``contact`` bounced or complained: no more mail of any kind.
 
-    A complaint is also a withdrawal of consent and is recorded as one. A
-    weaker status never replaces a stronger one. Returns whether the status
-    changed.
+    A complaint is also a withdrawal of consent and is recorded as one
+    (dated ``at``, default now). A weaker status never replaces a stronger
+    one. Returns whether the status changed.
     """
+    at = moment(at)
     with _locked(contact) as contact:
         if _SUPPRESSION_RANK.get(contact.status, 0) >= _SUPPRESSION_RANK[status]:
             return False
         contact.status = status
         if status == Contact.Status.COMPLAINED:
             contact.consent = {**contact.consent, EMAIL: False}
-            record_consent(contact, granted=False, method=Method.ESP, source=source, detail=detail)
+            record_consent(
+                contact, granted=False, method=Method.ESP, source=source, detail=detail, at=at
+            )
         contact.save(update_fields=["status", "consent"])
     return True
 
@@ -286,14 +334,18 @@ def suppress(
 # Double opt-in
 
 
-def signup_from_form(request: HttpRequest, contact: Contact, page) -> None:
+def signup_from_form(
+    request: HttpRequest, contact: Contact, page, *, at: datetime | None = None
+) -> None:
     """Handle a submission of ``page`` by ``contact`` if the page is a signup form.
 
     Without double opt-in the contact is subscribed at once. With it, a
     contact who is not yet subscribed becomes (or stays) ``pending`` and gets
     a confirmation email; the subscription starts when its link is confirmed.
     A contact who is already subscribed just joins the form's topics.
+    ``at`` (default now) dates the consent records, events and email.
     """
+    at = moment(at)
     signup = SignupForm.objects.filter(page_id=page.pk).first()
     if signup is None:
         return
@@ -302,7 +354,9 @@ def signup_from_form(request: HttpRequest, contact: Contact, page) -> None:
     topics = list(signup.topics.all())
     contact.refresh_from_db(fields=["status"])
     if contact.status == Contact.Status.SUBSCRIBED:
-        join_topics(contact, topics, method=Method.FORM, source=source, ip_address=ip_address)
+        join_topics(
+            contact, topics, method=Method.FORM, source=source, ip_address=ip_address, at=at
+        )
         return
     if not signup.double_opt_in:
         subscribe(
@@ -312,20 +366,21 @@ def signup_from_form(request: HttpRequest, contact: Contact, page) -> None:
             ip_address=ip_address,
             topics=topics,
             detail={"signup_form": signup.pk},
+            at=at,
         )
         return
     if contact.status != Contact.Status.PENDING:
         Contact.objects.filter(pk=contact.pk).update(status=Contact.Status.PENDING)
         contact.status = Contact.Status.PENDING
-    send_confirmation(contact, signup)
+    send_confirmation(contact, signup, at=at)
 
 
-def send_confirmation(contact: Contact, signup: SignupForm) -> None:
+def send_confirmation(contact: Contact, signup: SignupForm, *, at: datetime | None = None) -> None:
     """Send the double opt-in email of ``signup`` to ``contact`` (a transactional email).
 
     With a confirmation template it goes through the outbox like any other
-    email; without one, a plain built-in email is sent once the current
-    transaction commits.
+    email (queued at ``at``, default now); without one, a plain built-in
+    email is sent once the current transaction commits.
     """
     confirm_url = links.confirm_url(contact.pk, signup.pk)
     if signup.confirmation_template_id is not None:
@@ -336,6 +391,7 @@ def send_confirmation(contact: Contact, signup: SignupForm) -> None:
             signup.confirmation_template,
             context={"confirm_url": confirm_url},
             kind="transactional",
+            at=at,
         )
         return
     transaction.on_commit(lambda: _send_builtin_confirmation(contact, confirm_url))
@@ -386,12 +442,17 @@ def _site_name(brand) -> str:
 
 
 def confirm_signup(
-    contact: Contact, signup: SignupForm | None, *, ip_address: str | None = None
+    contact: Contact,
+    signup: SignupForm | None,
+    *,
+    ip_address: str | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """The contact followed and confirmed the double opt-in link: subscribe them.
 
     Returns whether the status changed (a second confirmation changes nothing
-    but is harmless).
+    but is harmless). ``at`` (default now) dates the consent record and the
+    ``contact_subscribed`` event.
     """
     topics = list(signup.topics.all()) if signup is not None else []
     detail = {"signup_form": signup.pk} if signup is not None else {}
@@ -401,4 +462,5 @@ def confirm_signup(
         ip_address=ip_address,
         topics=topics,
         detail=detail,
+        at=at,
     )

@@ -20,8 +20,8 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from wagtail_journeys.clock import moment
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email.delivery import (
     DeliveryReport,
@@ -105,8 +105,7 @@ def batched_delivery() -> Iterator[None]:
                 transaction.on_commit(partial(enqueue_delivery, ids))
 
 
-def _deliver_on_commit(messages: list[Message]) -> None:
-    now = timezone.now()
+def _deliver_on_commit(messages: list[Message], now: datetime) -> None:
     due = [message.pk for message in messages if _is_due(message, now)]
     gathered = getattr(_gathering, "ids", None)
     if due and gathered is not None:
@@ -131,6 +130,7 @@ def send_email(
     send_after: datetime | None = None,
     enrollment=None,
     template_revision_id: int | None = None,
+    at: datetime | None = None,
 ) -> Message:
     """Queue ``template`` for ``contact`` and deliver it once the current transaction commits.
 
@@ -143,8 +143,11 @@ def send_email(
 
     Whether the message may go (suppression, consent, frequency cap, quiet
     hours) is decided at delivery, and recorded on the message. Journeys
-    pass their ``enrollment`` and the template revision to pin.
+    pass their ``enrollment`` and the template revision to pin, and their
+    clock as ``at`` (an aware datetime, default now): the message's
+    ``created_at``, and the time ``send_after`` is compared with.
     """
+    at = moment(at)
     message = _new_message(
         contact,
         template,
@@ -157,6 +160,7 @@ def send_email(
         send_after=send_after,
         enrollment=enrollment,
         revision_id=template_revision_id,
+        created_at=at,
     )
     try:
         # Insert first, look up on conflict: a retry is the exception, not the rule.
@@ -167,7 +171,7 @@ def send_email(
         if existing and existing.exists():
             return existing.get()
         raise
-    _deliver_on_commit([message])
+    _deliver_on_commit([message], at)
     return message
 
 
@@ -182,16 +186,19 @@ def send_emails(
     variant: str = "",
     tags: Iterable[str] | None = None,
     send_after: datetime | None = None,
+    at: datetime | None = None,
 ) -> list[Message]:
     """Queue ``template`` for many contacts at once (a campaign) and deliver in batches.
 
-    The same as ``send_email`` for each contact, written with a few bulk
-    inserts and delivered by one task per ``SEND_BATCH_SIZE`` messages.
+    The same as ``send_email`` for each contact (``at`` included), written
+    with a few bulk inserts and delivered by one task per
+    ``SEND_BATCH_SIZE`` messages.
     ``idempotency_key`` is a prefix here: each contact's key is
     ``"<prefix>:<contact id>"``, and contacts that already have a message
     with their key are not sent another (their message is returned).
     Returns the messages in the order of ``contacts``.
     """
+    at = moment(at)
     kind = _kind(template, kind)
     tags = _tags(template, tags)
     contacts = list(contacts)
@@ -219,11 +226,12 @@ def send_emails(
             step_id=step_id,
             variant=variant,
             send_after=send_after,
+            created_at=at,
         )
         new.append(created[key])
     with transaction.atomic():
         Message.objects.bulk_create(new, batch_size=_INSERT_BATCH)
-    _deliver_on_commit(new)
+    _deliver_on_commit(new, at)
     return [existing.get(key) or created[key] for key in keys]
 
 

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from wagtail_journeys.analytics.counting import count_first, count_message_event
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import consent
 from wagtail_journeys.models.contacts import Contact
@@ -140,7 +141,10 @@ def _store(
             "detail": detail or {},
         },
     )
-    return event if created else None
+    if not created:
+        return None
+    count_message_event(event, message)
+    return event
 
 
 def _own_key(kind: str, message: Message) -> str:
@@ -177,6 +181,7 @@ def _first_human_open(
     ):
         return False
     message.first_opened_at = at
+    count_first("opened", message, at)
     if implied_by is not None:
         _store(
             message,
@@ -272,9 +277,10 @@ def record_click(
         if stored is None or reason is not None:
             return stored
         _first_human_open(message, hit.at, event_source=event_source, implied_by=stored)
-        Message.objects.filter(pk=message.pk, first_clicked_at__isnull=True).update(
+        if Message.objects.filter(pk=message.pk, first_clicked_at__isnull=True).update(
             first_clicked_at=hit.at
-        )
+        ):
+            count_first("clicked", message, hit.at)
         if message.contact is not None:
             record_event(
                 message.contact,

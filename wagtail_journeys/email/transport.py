@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.core.mail import EmailMultiAlternatives
 from django.db import connections, router, transaction
 
+from wagtail_journeys.analytics.counting import Tally, journeys_of
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import errors
 from wagtail_journeys.email.composing import esp_status
@@ -219,8 +220,23 @@ class SendRun:
         with transaction.atomic():
             save_fields(claimed, fields)
             events = _record_sent_events(sent)
+            _count_outcomes(claimed)
         announce_on_commit(events)
         return counts
+
+
+def _count_outcomes(messages: list[Message]) -> None:
+    """Count the sent and the failed messages of a batch in the daily counters."""
+    tally = Tally()
+    journeys = journeys_of(messages)
+    for message in messages:
+        if message.status == Status.SENT:
+            tally.add_message("sent", message, message.sent_at, journeys.get(message.enrollment_id))
+        elif message.status == Status.FAILED:
+            tally.add_message(
+                "failed", message, message.created_at, journeys.get(message.enrollment_id)
+            )
+    tally.save()
 
 
 def _record_sent_events(messages: list[Message]) -> list[Event]:

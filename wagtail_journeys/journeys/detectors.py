@@ -184,7 +184,12 @@ def _contact_date(contact: Contact, field: str):
 
 
 #: How often the detectors that read every contact run, at most (per process).
-_EVERY = {"became_inactive": timedelta(hours=1), "anniversaries": timedelta(minutes=10)}
+_EVERY = {
+    "became_inactive": timedelta(hours=1),
+    "anniversaries": timedelta(minutes=10),
+    # A verdict moves slowly; each look reads every live journey's plan.
+    "ab_winners": timedelta(minutes=10),
+}
 _last_run: dict[str, datetime] = {}
 
 
@@ -199,13 +204,16 @@ def _due(name: str, now: datetime) -> bool:
 
 
 def detect_all(now: datetime) -> dict[str, int]:
-    """Run the detectors; returns how many events or entries each made.
+    """Run the detectors; returns how many events, entries or decisions each made.
 
     Abandoned carts are looked for at every tick (an index range); inactivity
-    at most hourly and anniversaries every ten minutes.
+    at most hourly, anniversaries and A/B winners to promote every ten minutes.
     """
+    from wagtail_journeys.analytics.abtest import promote_winners
+
     return {
         "abandoned_carts": detect_abandoned_carts(now),
         "became_inactive": detect_inactive(now) if _due("became_inactive", now) else 0,
         "anniversaries": detect_anniversaries(now) if _due("anniversaries", now) else 0,
+        "ab_winners_promoted": promote_winners(now) if _due("ab_winners", now) else 0,
     }

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from wagtail_journeys.analytics.conversions import attribute_conversion
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email.sending import batched_delivery
 from wagtail_journeys.journeys.entry import try_enroll
@@ -45,9 +46,11 @@ class JourneyIndex:
     triggers: dict[str, list[int]] = field(default_factory=dict)
     #: Event names of exit goals and "wait until" steps: contacts in journeys must be looked at.
     watched: set[str] = field(default_factory=set)
+    #: Conversion event name → (journey id, window in days) of every journey counting it.
+    conversions: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
     def cares_about(self, name: str) -> bool:
-        return name in self.triggers or name in self.watched
+        return name in self.triggers or name in self.watched or name in self.conversions
 
 
 _index: tuple[float, JourneyIndex | None] = (0.0, None)
@@ -81,6 +84,12 @@ def journey_index() -> JourneyIndex:
             if child.block_type == "event":
                 index.watched.add(child.block.event_name(child.value))
         index.watched.update(_walk_steps(build_plan(journey)))
+    # Archived and paused journeys' emails still convert within their window.
+    counted = Journey.objects.exclude(conversion_event="").values_list(
+        "pk", "conversion_event", "conversion_days"
+    )
+    for pk, name, days in counted:
+        index.conversions.setdefault(name, []).append((pk, days))
     _index = (time.monotonic() + INDEX_TTL, index)
     return index
 
@@ -226,6 +235,8 @@ def dispatch_events(event_ids: list[int], *, now: datetime | None = None) -> dic
                 apply_to_enrollments(event, runner)
             if event.name in index.triggers:
                 entered += len(trigger_journeys(event, runner, journeys))
+            if event.name in index.conversions:
+                attribute_conversion(event, index.conversions[event.name])
         runner.flush()
     return {"entered": entered, "steps": runner.stats["steps"]}
 

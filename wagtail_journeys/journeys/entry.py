@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from wagtail_journeys.analytics.counting import save_step_runs
 from wagtail_journeys.models import Contact, Enrollment, Journey
 from wagtail_journeys.segments.conditions import matches
 
@@ -108,7 +109,7 @@ def try_enroll(
     if runner is not None:
         runner.runs.append(entered)
     else:
-        entered.save()
+        save_step_runs([entered])
     return EntryDecision(enrollment)
 
 
@@ -119,16 +120,30 @@ def enroll(contact: Contact, journey: Journey, *, context: dict | None = None) -
     re-entry policy apply as for any trigger. ``context`` (JSON) reaches the
     steps and the emails (``{{ context.<key> }}``; a ``cart_id`` picks the
     cart shown). Returns the enrollment, or ``None`` if the contact may not
-    enter. Runs its first steps inside the current transaction.
+    enter (``enroll_or_refuse`` says why). Runs its first steps inside the
+    current transaction.
     """
+    return enroll_or_refuse(contact, journey, context=context).enrollment
+
+
+def enroll_or_refuse(
+    contact: Contact,
+    journey: Journey,
+    *,
+    context: dict | None = None,
+    reason: str = "",
+) -> EntryDecision:
+    """``enroll()``, returning the decision: the enrollment, or the reason it was refused."""
     from wagtail_journeys.journeys.interpreter import Runner
 
     journey = Journey.objects.get(pk=journey.pk)
-    decision = try_enroll(journey, contact, context=context, reason=_("enroll() from Python"))
+    decision = try_enroll(
+        journey, contact, context=context, reason=reason or _("enroll() from Python")
+    )
     if decision.enrollment is None:
-        return None
+        return decision
     runner = Runner()
     with transaction.atomic():
         runner.run(decision.enrollment)
         runner.flush()
-    return decision.enrollment
+    return decision

@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from wagtail_journeys.analytics.counting import save_step_runs
 from wagtail_journeys.email import merge
+from wagtail_journeys.journeys import timing
 from wagtail_journeys.journeys.outcomes import BRANCH, EXIT, NEXT, WAIT, Outcome
 from wagtail_journeys.journeys.plan import revision_plan
 from wagtail_journeys.models import Enrollment, Message, StepRun
@@ -46,6 +48,10 @@ class StepContext:
         self.event = event
         #: True when the step runs again after the wait it asked for.
         self.resumed = resumed
+
+    def ab_winner(self) -> str | None:
+        """The promoted winner of this step's A/B test (None: still testing)."""
+        return self.runner.ab_winner(self.enrollment.journey_id, self.step_id)
 
     @property
     def wait_started(self) -> datetime:
@@ -90,6 +96,7 @@ class StepContext:
             tags=[f"journey:{enrollment.journey_id}"],
             enrollment=enrollment,
             template_revision_id=revision_id,
+            at=self.now,
         )
         return self.runner.message_outcome(message, detail)
 
@@ -124,9 +131,21 @@ class Runner:
         self._plans: dict[int, tuple] = {}
         #: Messages queued by this batch's steps, for ``check_queued``.
         self._queued: list[Message] = []
+        #: Promoted A/B winners by journey id, read once per batch.
+        self._winners: dict[int, dict[str, str]] = {}
         self.stats = {"steps": 0, "failed": 0}
 
     # -- shared per batch --------------------------------------------------------------------
+
+    def ab_winner(self, journey_id: int, step_id: str) -> str | None:
+        """The promoted winner of the A/B test at ``step_id``, if one was promoted."""
+        if journey_id not in self._winners:
+            from wagtail_journeys.models import ABDecision
+
+            self._winners[journey_id] = dict(
+                ABDecision.objects.filter(journey_id=journey_id).values_list("step_id", "winner")
+            )
+        return self._winners[journey_id].get(step_id)
 
     def template_revision(self, template) -> int | None:
         """The template's latest revision id, read once per batch (the plan's copy is cached).
@@ -176,7 +195,7 @@ class Runner:
             Message.objects.filter(pk=message.pk).update(send_after=verdict.send_after)
             reason = _("Queued; %(why)s Goes at %(at)s.") % {
                 "why": verdict.reason,
-                "at": verdict.send_after.isoformat(),
+                "at": timing.readable(verdict.send_after),
             }
             return Result.SENT, reason
         Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
@@ -236,8 +255,7 @@ class Runner:
         self.check_queued()
         if self.simulate:
             return
-        if self.runs:
-            StepRun.objects.bulk_create(self.runs, batch_size=1000)
+        save_step_runs(self.runs)
         self.runs = []
 
     # -- ending ------------------------------------------------------------------------------
@@ -305,14 +323,18 @@ class Runner:
             enrollment.error = "".join(traceback.format_exception(error))[-10000:]
             enrollment.claimed_until = None
             enrollment.save()
-            StepRun.objects.create(
-                enrollment=enrollment,
-                journey_id=enrollment.journey_id,
-                step_id=step,
-                at=self.now,
-                result=Result.FAILED,
-                reason=summary[:500],
-                detail={"error": summary[:2000]},
+            save_step_runs(
+                [
+                    StepRun(
+                        enrollment=enrollment,
+                        journey_id=enrollment.journey_id,
+                        step_id=step,
+                        at=self.now,
+                        result=Result.FAILED,
+                        reason=summary[:500],
+                        detail={"error": summary[:2000]},
+                    )
+                ]
             )
 
     def advance(self, enrollment: Enrollment, *, event=None) -> None:

@@ -7,6 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from wagtail_journeys.analytics.counting import save_step_runs
 from wagtail_journeys.models import Enrollment, Journey, StepRun
 
 
@@ -50,7 +51,7 @@ def archive(journey: Journey, user=None) -> int:
     with transaction.atomic():
         inside = Enrollment.objects.filter(journey=journey, status__in=Enrollment.IN_JOURNEY)
         ids = list(inside.values_list("pk", flat=True))
-        StepRun.objects.bulk_create(
+        save_step_runs(
             [
                 StepRun(
                     enrollment_id=pk,
@@ -60,8 +61,7 @@ def archive(journey: Journey, user=None) -> int:
                     reason=_("The journey was archived."),
                 )
                 for pk in ids
-            ],
-            batch_size=1000,
+            ]
         )
         Enrollment.objects.filter(pk__in=ids).update(
             status=Enrollment.Status.EXITED,

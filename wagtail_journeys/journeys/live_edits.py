@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from wagtail.models import Revision
 
+from wagtail_journeys.analytics.counting import save_step_runs
 from wagtail_journeys.journeys.plan import Plan, build_plan, revision_plan
 from wagtail_journeys.models import Enrollment, Journey, StepRun
 
@@ -111,7 +112,7 @@ def move_enrollments(journey: Journey, revision: Revision) -> dict[str, int]:
                     held_run_at=now if paused else None,
                 )
                 result, report_key = StepRun.Result.MOVED, "moved"
-            StepRun.objects.bulk_create(
+            save_step_runs(
                 [
                     StepRun(
                         enrollment_id=pk,
@@ -123,8 +124,7 @@ def move_enrollments(journey: Journey, revision: Revision) -> dict[str, int]:
                         detail={"to_step": target, "revision_id": revision.pk},
                     )
                     for pk in ids
-                ],
-                batch_size=1000,
+                ]
             )
             report[report_key] += len(ids)
     return report

@@ -13,9 +13,11 @@ level anew, one shallower, down to a level without branching steps.
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import timedelta
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail import blocks
 from wagtail.snippets.blocks import SnippetChooserBlock
 
@@ -65,6 +67,51 @@ class StepBlock(blocks.StructBlock):
         return str(self.meta.label)
 
 
+# -- A/B tests ------------------------------------------------------------------------------
+
+CONFIDENCE_CHOICES = [("0.9", "90 %"), ("0.95", "95 %"), ("0.99", "99 %")]
+
+
+def ab_test_block(metrics, default: str) -> blocks.StructBlock:
+    """How an A/B test is judged, and whether its winner is promoted by itself."""
+    return blocks.StructBlock(
+        [
+            (
+                "metric",
+                blocks.ChoiceBlock(label=_("Winning metric"), choices=metrics, default=default),
+            ),
+            (
+                "auto_promote",
+                blocks.BooleanBlock(
+                    label=_("Promote the winner automatically"),
+                    required=False,
+                    help_text=_(
+                        "Once every variant reached the minimum and one wins at the chosen "
+                        "confidence, everyone after gets the winner. The decision is logged."
+                    ),
+                ),
+            ),
+            (
+                "min_recipients",
+                blocks.IntegerBlock(
+                    label=_("Minimum recipients per variant"),
+                    min_value=10,
+                    default=500,
+                ),
+            ),
+            (
+                "confidence",
+                blocks.ChoiceBlock(
+                    label=_("Confidence"), choices=CONFIDENCE_CHOICES, default="0.95"
+                ),
+            ),
+        ],
+        label=_("A/B test"),
+        icon="pick",
+        form_classname="journeys-ab-test",
+    )
+
+
 # -- Sending ---------------------------------------------------------------------------------
 
 
@@ -95,6 +142,10 @@ class SendEmailStepBlock(StepBlock):
             "Other subjects or templates, sent to equal shares of contacts (the step's own "
             "email is variant A)."
         ),
+    )
+    test = ab_test_block(
+        [("opened", _("Open rate")), ("clicked", _("Click rate")), ("converted", _("Conversion"))],
+        "opened",
     )
 
     class Meta:
@@ -128,6 +179,10 @@ class SendEmailStepBlock(StepBlock):
             )
         if len(options) == 1:
             return "", value["template"], ""
+        winner = ctx.ab_winner()
+        for option in options:
+            if option[0] == winner:
+                return option
         index = timing.pick([1] * len(options), timing.bucket(ctx.step_id, ctx.contact.pk))
         return options[index]
 
@@ -261,7 +316,7 @@ class WaitStepBlock(StepBlock):
         if until <= ctx.now:
             return Outcome(NEXT, DONE, _("Nothing to wait for."))
         return Outcome(
-            WAIT, WAITING, _("Waiting until %(at)s.") % {"at": until.isoformat()}, until=until
+            WAIT, WAITING, _("Waiting until %(at)s.") % {"at": timing.readable(until)}, until=until
         )
 
 
@@ -360,7 +415,7 @@ class WaitUntilStepBlock(StepBlock):
             WAIT,
             WAITING,
             _("Waiting for %(what)s until %(at)s.")
-            % {"what": value["event"] or _("the rules"), "at": deadline.isoformat()},
+            % {"what": value["event"] or _("the rules"), "at": timing.readable(deadline)},
             until=until,
         )
 
@@ -382,11 +437,31 @@ class ConditionStepBlock(StepBlock):
         )
 
     class Meta:
-        icon = "fork"
+        icon = "redirect"
         label = _("Condition (yes / no)")
 
     def branches(self, value):
         return [(YES, str(_("Yes")), value["yes"]), (NO, str(_("No")), value["no"])]
+
+    def summary(self, value):
+        count = len(value["rules"])
+        if value["match"] == ALL:
+            return str(
+                ngettext(
+                    "If the contact matches %(n)s rule",
+                    "If the contact matches all %(n)s rules",
+                    count,
+                )
+                % {"n": count}
+            )
+        return str(
+            ngettext(
+                "If the contact matches %(n)s rule",
+                "If the contact matches any of %(n)s rules",
+                count,
+            )
+            % {"n": count}
+        )
 
     def run(self, value, ctx):
         if matches(value["match"], value["rules"], ctx.contact, now=ctx.now):
@@ -406,16 +481,29 @@ class ABSplitStepBlock(StepBlock):
                 ),
                 ("steps", _copy_named(inner, _("Steps"))),
             ],
-            icon="fork",
+            icon="sliders",
             label=_("Variant"),
         )
         super().__init__(
-            [("variants", blocks.ListBlock(variant, label=_("Variants"), min_num=2, max_num=5))],
+            [
+                ("variants", blocks.ListBlock(variant, label=_("Variants"), min_num=2, max_num=5)),
+                (
+                    "test",
+                    ab_test_block(
+                        [
+                            ("converted", _("Conversion")),
+                            ("clicked", _("Click rate")),
+                            ("opened", _("Open rate")),
+                        ],
+                        "converted",
+                    ),
+                ),
+            ],
             **kwargs,
         )
 
     class Meta:
-        icon = "fork"
+        icon = "sliders"
         label = _("A/B split")
         help_text = _(
             "Each contact takes one variant, always the same, in proportion to the weights."
@@ -436,10 +524,16 @@ class ABSplitStepBlock(StepBlock):
 
     def run(self, value, ctx):
         items = list(value["variants"].bound_blocks)
-        index = timing.pick(
-            [item.value["weight"] for item in items], timing.bucket(ctx.step_id, ctx.contact.pk)
-        )
-        chosen = items[index]
+        winner = ctx.ab_winner()
+        promoted = [item for item in items if item.id == winner]
+        if promoted:
+            chosen = promoted[0]
+        else:
+            index = timing.pick(
+                [item.value["weight"] for item in items],
+                timing.bucket(ctx.step_id, ctx.contact.pk),
+            )
+            chosen = items[index]
         return Outcome(
             BRANCH,
             BRANCHED,
@@ -585,7 +679,7 @@ class SegmentStepBlock(StepBlock):
 
     def summary(self, value):
         verb = _("Add to") if value["action"] == ADD else _("Remove from")
-        return f"{verb} “{value['segment']}”"
+        return f"{verb} “{value['segment'] or _('(deleted segment)')}”"
 
     def run(self, value, ctx):
         from wagtail_journeys.segments import membership
@@ -684,3 +778,13 @@ class StepsBlock(blocks.StreamBlock):
 def steps_block(depth: int = BRANCH_DEPTH, **kwargs) -> StepsBlock:
     """The steps of a journey, with branches nested ``depth`` levels deep."""
     return StepsBlock(depth=depth, **kwargs)
+
+
+@functools.cache
+def _step_labels() -> dict[str, str]:
+    return {name: block.meta.label for name, block in steps_block(depth=1).child_blocks.items()}
+
+
+def step_label(step_type: str) -> str:
+    """The editor's name of a step type ("Send email"); the type itself if it is unknown."""
+    return str(_step_labels().get(step_type, step_type))

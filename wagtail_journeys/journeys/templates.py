@@ -199,6 +199,11 @@ def _order_goal() -> dict:
     return block("event", event="order_completed", filters=[])
 
 
+def _subscribers_only() -> dict[str, Any]:
+    # Marketing email goes to subscribers only: anyone else would be queued, then suppressed.
+    return {"entry_rules": [block("status", statuses=["subscribed"])]}
+
+
 # -- 1. Welcome series ----------------------------------------------------------------------------
 
 WELCOME_EMAILS = (
@@ -338,6 +343,7 @@ CART_EMAILS = (
 def _abandoned_cart(emails: dict[str, EmailTemplate]) -> dict[str, Any]:
     return {
         "trigger": block("event", event="cart_abandoned", filters=[], times=1),
+        **_subscribers_only(),
         "reentry": Journey.ReEntry.ONCE_PER_DAYS,
         "reentry_days": 7,
         "goals": [_order_goal()],
@@ -451,6 +457,7 @@ INTEREST_EMAILS = (
 def _product_interest(emails: dict[str, EmailTemplate]) -> dict[str, Any]:
     return {
         "trigger": block("event", event="product_viewed", filters=[], times=3, within_days=7),
+        **_subscribers_only(),
         "reentry": Journey.ReEntry.ONCE_PER_DAYS,
         "reentry_days": 30,
         "steps": [
@@ -519,6 +526,7 @@ POST_PURCHASE_EMAILS = (
 def _post_purchase(emails: dict[str, EmailTemplate]) -> dict[str, Any]:
     return {
         "trigger": block("event", event="order_completed", filters=[], times=1),
+        **_subscribers_only(),
         "reentry": Journey.ReEntry.NOT_WHILE_ACTIVE,
         "steps": [
             _send(emails["thanks"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from wagtail_journeys.email.policies import contact_timezone
 
@@ -66,3 +66,8 @@ def pick(weights: list[float], point: float) -> int:
         if point < running:
             return index
     return len(weights) - 1
+
+
+def readable(moment: datetime) -> str:
+    """A moment as the audit trail shows it: "2026-11-30 09:00 UTC", to the minute."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -15,13 +15,16 @@ from wagtail_journeys.models.messages import (
     Topic,
 )
 from wagtail_journeys.models.segments import Segment, SegmentMembership
+from wagtail_journeys.models.stats import ABDecision, DailyStat
 
 __all__ = [
+    "ABDecision",
     "Cart",
     "CartItem",
     "ConsentRecord",
     "Contact",
     "ContactTag",
+    "DailyStat",
     "DiscountCode",
     "EmailBrandSettings",
     "EmailFrequency",

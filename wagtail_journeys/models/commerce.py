@@ -10,11 +10,16 @@ removing, checking out, the events they record) lives in
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wagtail_journeys.commerce.carts import CartMethods
 from wagtail_journeys.commerce.wishlists import WishlistMethods
 from wagtail_journeys.models.records import Record
+
+# The timestamps below default to now instead of auto_now/auto_now_add: the
+# commerce methods set them, to their ``at=`` when given, so that a change
+# can be dated in the past (auto_now would overwrite it on every save).
 
 
 class ProductSnapshot(Record):
@@ -31,7 +36,7 @@ class ProductSnapshot(Record):
     currency = models.CharField(_("currency"), max_length=3)
     image_url = models.URLField(_("image URL"), max_length=1024, blank=True)
     product_url = models.URLField(_("product URL"), max_length=1024, blank=True)
-    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
 
     class Meta:
         abstract = True
@@ -55,9 +60,10 @@ class Cart(CartMethods, Record):
         _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
     )
     currency = models.CharField(_("currency"), max_length=3)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
     #: The last change a visitor made; abandonment is measured from here.
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    #: Set by the cart's methods, not on every save.
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     checkout_started_at = models.DateTimeField(_("checkout started"), null=True, blank=True)
     abandoned_at = models.DateTimeField(_("abandoned"), null=True, blank=True)
     converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
@@ -107,8 +113,8 @@ class Wishlist(WishlistMethods, Record):
     contact = models.OneToOneField(
         "wagtail_journeys.Contact", on_delete=models.CASCADE, related_name="wishlist"
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
         verbose_name = _("wishlist")

@@ -51,6 +51,8 @@ class Event(Record):
                 fields=["contact", "name", "occurred_at"], name="journeys_event_contact_idx"
             ),
             models.Index(fields=["name", "occurred_at"], name="journeys_event_name_idx"),
+            # A contact's timeline in the admin, newest first, a page at a time.
+            models.Index(fields=["contact", "-occurred_at"], name="journeys_event_timeline_idx"),
         ]
 
     def __str__(self) -> str:

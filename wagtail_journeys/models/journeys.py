@@ -220,7 +220,9 @@ class Enrollment(Record):
                 name="journeys_enrol_due_idx",
             ),
             models.Index(fields=["contact", "status"], name="journeys_enrol_contact_idx"),
-            models.Index(fields=["journey", "status"], name="journeys_enrol_journey_idx"),
+            models.Index(
+                fields=["journey", "status", "current_step"], name="journeys_enrol_journey_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -282,3 +284,10 @@ class StepRun(Record):
 
     def __str__(self) -> str:
         return f"{self.step_type or 'journey'}: {self.get_result_display()}"
+
+    @property
+    def step_label(self) -> str:
+        """The step's type as the editor knows it ("Send email"); empty for the journey itself."""
+        from wagtail_journeys.journeys.steps import step_label
+
+        return step_label(self.step_type) if self.step_type else ""

@@ -226,6 +226,7 @@ class MessageEvent(Record):
         CLICKED = "clicked", _("Clicked")
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
         FAILED = "failed", _("Failed")
+        CONVERTED = "converted", _("Converted")
 
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="events"

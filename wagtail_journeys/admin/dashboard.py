@@ -1,0 +1,62 @@
+"""The panel on the Wagtail dashboard: what the journeys did in the last seven days."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.components import Component
+from wagtail.permission_policies import ModelPermissionPolicy
+
+from wagtail_journeys.admin.report_base import REPORT_PERMISSIONS, percent
+from wagtail_journeys.analytics import reports
+from wagtail_journeys.models import Journey
+
+#: Days the panel covers, today included.
+DAYS = 7
+
+
+class JourneysSummaryPanel(Component):
+    """Seven days of journeys: entries, emails, engagement, conversions and the busiest journeys."""
+
+    name = "journeys_summary"
+    order = 150
+    template_name = "wagtail_journeys/analytics/home_panel.html"
+
+    class Media:
+        css = {"all": ["wagtail_journeys/reports.css"]}
+
+    def __init__(self, request):
+        self.request = request
+
+    @property
+    def visible(self) -> bool:
+        return ModelPermissionPolicy(Journey).user_has_any_permission(
+            self.request.user, REPORT_PERMISSIONS
+        )
+
+    def get_context_data(self, parent_context=None):
+        start, end = reports.default_range(DAYS)
+        total = reports.totals(start, end)
+        by_journey = reports.totals_by("journey_id", start, end, journey_id__gt=0)
+        busiest = sorted(by_journey.items(), key=lambda item: -item[1].entered)[:5]
+        names = Journey.objects.in_bulk([pk for pk, _totals in busiest])
+        return {
+            "days": DAYS,
+            "total": total,
+            "tiles": [
+                (_("Entered a journey"), total.entered),
+                (_("Emails sent"), total.sent),
+                (_("Open rate"), percent(total.open_rate)),
+                (_("Click rate"), percent(total.click_rate)),
+                (_("Conversions"), total.converted),
+                (_("Revenue"), total.revenue),
+                (_("Unsubscribed"), total.unsubscribed),
+            ],
+            "busiest": [(names[pk], totals) for pk, totals in busiest if pk in names],
+        }
+
+
+def summary_panel(request, panels) -> None:
+    """The ``construct_homepage_panels`` hook."""
+    panel = JourneysSummaryPanel(request)
+    if panel.visible:
+        panels.append(panel)
