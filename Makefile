@@ -9,7 +9,7 @@ DEMO := $(PY) example_site/manage.py
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY) -m pip install --quiet -e ".[postgres,redis]" --group dev
+	$(PY) -m pip install --quiet -e ".[postgres,redis,sms,push]" --group dev
 	touch $@
 
 install: $(VENV)/.installed

@@ -29,7 +29,7 @@ from tests.factories import ContactFactory
 from wagtail_journeys.email import errors, tokens
 from wagtail_journeys.email.delivery import (
     SCHEDULE_NAME,
-    _claim,
+    claim,
     deliver_due,
     deliver_messages,
     stuck_messages,
@@ -712,10 +712,10 @@ def test_two_workers_never_claim_the_same_message():
     worker_b = list(Message.objects.filter(pk__in=ids).order_by("pk"))
     now = timezone.now()
 
-    assert [m.pk for m in _claim(worker_a, now)] == ids[1:2]
-    got = _claim(worker_b, now)
+    assert [m.pk for m in claim(worker_a, now)] == ids[1:2]
+    got = claim(worker_b, now)
     assert [m.pk for m in got] == [ids[0], ids[2], ids[3]]
-    assert _claim(worker_b, now) == []
+    assert claim(worker_b, now) == []
     assert Message.objects.filter(status="sending").count() == 4
 
 

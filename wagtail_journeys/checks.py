@@ -309,3 +309,32 @@ def check_journey_settings(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_channel_settings(app_configs, **kwargs):
+    """The SMS and push backends: importable, and given the settings they need."""
+    if not isinstance(getattr(settings, "WAGTAIL_JOURNEYS", None) or {}, dict):
+        return []  # E010 already says so
+    from wagtail_journeys.channels.base import BasePushBackend, BaseSmsBackend, backend_class
+    from wagtail_journeys.exceptions import ConfigurationError
+
+    errors = []
+    for setting, base in (("SMS_BACKEND", BaseSmsBackend), ("PUSH_BACKEND", BasePushBackend)):
+        try:
+            found = backend_class(setting, base)
+        except ConfigurationError as error:
+            errors.append(Error(str(error), id="wagtail_journeys.E024"))
+            continue
+        for problem in found.check_settings():
+            errors.append(Error(f"{setting}: {problem}", id="wagtail_journeys.E025"))
+    for key in ("SMS_FREQUENCY_CAP", "PUSH_FREQUENCY_CAP"):
+        value = conf.get_setting(key)
+        if value is not None and not _is_cap(value):
+            errors.append(
+                Error(
+                    f'WAGTAIL_JOURNEYS["{key}"] must be (count, seconds) or None; got {value!r}.',
+                    id="wagtail_journeys.E026",
+                )
+            )
+    return errors

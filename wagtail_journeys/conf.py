@@ -89,6 +89,20 @@ DEFAULTS: dict[str, Any] = {
     "CART_ABANDONED_AFTER_MINUTES": 60,
     "DETECT_BATCH_SIZE": 1000,
     "WEBHOOK_SECRET": None,
+    # Channels: SMS and web push
+    "SMS_BACKEND": "wagtail_journeys.channels.base.ConsoleSmsBackend",
+    "PUSH_BACKEND": "wagtail_journeys.channels.base.ConsolePushBackend",
+    "SMS_FROM": None,
+    "SMS_FREQUENCY_CAP": (2, 60 * 60 * 24 * 7),
+    "PUSH_FREQUENCY_CAP": (3, 60 * 60 * 24),
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_API_BASE_URL": None,
+    "SMS_HTTP_URL": None,
+    "SMS_HTTP_TOKEN": None,
+    "VAPID_PUBLIC_KEY": None,
+    "VAPID_PRIVATE_KEY": None,
+    "VAPID_SUBJECT": None,
 }
 
 

@@ -37,3 +37,26 @@ class TemplateRenderError(JourneysError, ValueError):
 
 class DeliveryError(JourneysError):
     """A message could not be handed to the email provider."""
+
+
+class ChannelError(DeliveryError):
+    """An SMS or push provider refused a message.
+
+    ``permanent``: sending it again cannot work (an invalid number, a push
+    subscription that is gone); otherwise it is retried with back-off.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional dependency is not installed: the message names the extra to install."""
+
+
+class PushSubscriptionGone(ChannelError):
+    """The push service says the browser's subscription no longer exists (404/410)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)

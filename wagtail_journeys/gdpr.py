@@ -62,6 +62,10 @@ def export_contact(contact: Contact) -> dict[str, Any]:
             if wishlist is not None
             else []
         ),
+        "push_subscriptions": [
+            _row(subscription)
+            for subscription in contact.push_subscriptions.order_by("created_at", "pk")
+        ],
         "discount_codes": [
             _row(code) for code in DiscountCode.objects.filter(contact=contact).order_by("pk")
         ],
@@ -115,7 +119,14 @@ def erase_contact(contact: Contact) -> dict[str, int]:
             MessageEvent.objects.filter(pk=event.pk).update(url=_strip_query(event.url))
         summary["message_events"] = events.update(detail={})
         Message.objects.filter(pk__in=message_ids).update(
-            contact=None, to_email="", subject="", status_reason="", context={}, links=[]
+            contact=None,
+            to_email="",
+            to_phone="",
+            subject="",
+            body="",
+            status_reason="",
+            context={},
+            links=[],
         )
         DiscountCode.objects.filter(contact=contact).update(contact=None)
         contact.tags.clear()

@@ -12,9 +12,20 @@ def deliver_messages(message_ids: list[int]) -> dict[str, int]:
     return delivery.deliver_messages(message_ids).as_dict()
 
 
+def deliver_channel_messages(message_ids: list[int]) -> dict[str, int]:
+    """Deliver queued SMS and push messages (see ``channels.delivery``)."""
+    from wagtail_journeys.channels import delivery as channel_delivery
+
+    return channel_delivery.deliver_channel_messages(message_ids).as_dict()
+
+
 def send_queued() -> dict[str, int]:
-    """Deliver every queued message that is due: the repeating schedule's task."""
-    return delivery.deliver_due().as_dict()
+    """Deliver every queued message that is due, on every channel: the repeating schedule's task."""
+    from wagtail_journeys.channels import delivery as channel_delivery
+
+    report = delivery.deliver_due()
+    report.add(channel_delivery.deliver_channel_due())
+    return report.as_dict()
 
 
 def refresh_contact_segments(contact_id: int, event_name: str | None = None) -> dict[str, int]:

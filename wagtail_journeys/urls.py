@@ -5,7 +5,7 @@ Include them before Wagtail's own: ``path("journeys/", include("wagtail_journeys
 
 from django.urls import path
 
-from wagtail_journeys.views import carts, email, tracking
+from wagtail_journeys.views import carts, email, push, sms, tracking
 
 app_name = "wagtail_journeys"
 
@@ -17,4 +17,10 @@ urlpatterns = [
     path("p/<str:token>/", email.preferences, name="preferences"),
     path("confirm/<str:token>/", email.confirm, name="confirm"),
     path("cart/<str:token>/", carts.restore_cart, name="restore_cart"),
+    path("push/subscribe/", push.subscribe, name="push_subscribe"),
+    path("push/unsubscribe/", push.unsubscribe, name="push_unsubscribe"),
+    path("push/sw.js", push.service_worker, name="push_service_worker"),
+    path("push/c/<str:token>/", push.click, name="push_click"),
+    path("sms/status/", sms.twilio_status, name="sms_status"),
+    path("sms/inbound/", sms.twilio_inbound, name="sms_inbound"),
 ]

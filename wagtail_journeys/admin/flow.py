@@ -20,6 +20,7 @@ from wagtail.blocks import StreamValue
 from wagtail.blocks.list_block import ListValue
 
 from wagtail_journeys.analytics import reports
+from wagtail_journeys.analytics.counting import message_metric
 from wagtail_journeys.journeys.plan import Node, build_plan
 from wagtail_journeys.journeys.steps import StepsBlock
 
@@ -32,12 +33,17 @@ def _percent(rate: float | None) -> str | None:
     return None if rate is None else f"{rate:.0%}"
 
 
+#: The steps that send a message, and on which channel.
+SENDING_STEPS = {"send_email": "email", "send_sms": "sms", "send_push": "push"}
+
+
 @dataclass(frozen=True)
 class Counts:
     """What a node shows, read off ``reports.Totals`` once, the rates as percentages."""
 
     passed: int = 0
     sent: int = 0
+    delivered: int = 0
     opened: int = 0
     clicked: int = 0
     converted: int = 0
@@ -45,9 +51,19 @@ class Counts:
     click_rate: str | None = None
 
     @classmethod
-    def of(cls, totals: reports.Totals | None) -> Counts:
+    def of(cls, totals: reports.Totals | None, step_type: str = "") -> Counts:
         if totals is None:
             return cls()
+        channel = SENDING_STEPS.get(step_type, "email")
+        if channel != "email":
+            # SMS and push are counted apart (``sms_sent``, ``push_clicked``...).
+            return cls(
+                passed=totals.passed,
+                sent=totals.count(message_metric("sent", channel)),
+                delivered=totals.count(message_metric("delivered", channel)),
+                clicked=totals.count(message_metric("clicked", channel)),
+                converted=totals.count(message_metric("converted", channel)),
+            )
         return cls(
             passed=totals.passed,
             sent=totals.sent,
@@ -88,6 +104,11 @@ class FlowStep:
     @property
     def sends_email(self) -> bool:
         return self.type == "send_email"
+
+    @property
+    def channel(self) -> str:
+        """``email``, ``sms`` or ``push`` for a sending step; empty for the others."""
+        return SENDING_STEPS.get(self.type, "")
 
 
 @dataclass
@@ -190,7 +211,7 @@ def build_flow(
                 summary=_summary(node),
                 path=step_path,
                 waiting=waiting.get(node.id, 0),
-                counts=Counts.of(by_step.get(node.id)),
+                counts=Counts.of(by_step.get(node.id), node.type),
                 has_error=node.id in error_ids,
             )
             for key, label in node.labels.items():

@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.base import ViewSetGroup
 
+from wagtail_journeys.admin.channel_templates import PushTemplateViewSet, SmsTemplateViewSet
 from wagtail_journeys.admin.contacts import ContactViewSet
 from wagtail_journeys.admin.email_templates import EmailTemplateViewSet
 from wagtail_journeys.admin.journeys import JourneyViewSet
@@ -20,6 +21,8 @@ class JourneysViewSetGroup(ViewSetGroup):
     items = (
         JourneyViewSet,
         EmailTemplateViewSet,
+        SmsTemplateViewSet,
+        PushTemplateViewSet,
         SegmentViewSet,
         ContactViewSet,
         MessageViewSet,

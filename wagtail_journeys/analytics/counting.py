@@ -32,6 +32,8 @@ _EVENT_METRICS = {
     (MessageEvent.Kind.COMPLAINED, False): "complained",
     (MessageEvent.Kind.UNSUBSCRIBED, False): "unsubscribed",
     (MessageEvent.Kind.CONVERTED, False): "converted",
+    # Reported after sending (an SMS the carrier could not deliver).
+    (MessageEvent.Kind.FAILED, False): "undelivered",
     (MessageEvent.Kind.OPENED, False): "opens",
     (MessageEvent.Kind.OPENED, True): "machine_opens",
     (MessageEvent.Kind.CLICKED, False): "clicks",
@@ -42,6 +44,14 @@ _EVENT_METRICS = {
 def run_metric(result: str) -> str:
     """The metric that counts step runs with ``result``."""
     return f"run_{result}"
+
+
+def message_metric(metric: str, channel: str) -> str:
+    """``metric`` for a message of ``channel``: ``sent`` for email, ``sms_sent`` for SMS...
+
+    Each channel is counted apart, so that an SMS does not lower the open rate.
+    """
+    return metric if channel in ("", "email") else f"{channel}_{metric}"
 
 
 def event_metric(kind: str, machine: bool) -> str | None:
@@ -84,12 +94,13 @@ class Tally:
     def add_message(self, metric: str, message, at: datetime, journey_id: int | None, **kwargs):
         """Count ``metric`` for a message: its journey, step, variant and template."""
         self.add(
-            metric,
+            message_metric(metric, message.channel),
             at,
             journey_id=journey_id,
             step_id=message.step_id,
             variant=message.variant,
-            template_id=message.template_id,
+            # The email, SMS or push template: the metric's channel says which table.
+            template_id=message.template_id or message.sms_template_id or message.push_template_id,
             **kwargs,
         )
 

@@ -12,11 +12,11 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, F
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from wagtail_journeys.analytics.conversions import conversion_value
-from wagtail_journeys.analytics.counting import Tally, event_metric, run_metric
+from wagtail_journeys.analytics.counting import Tally, event_metric, message_metric, run_metric
 from wagtail_journeys.models import DailyStat, Message, MessageEvent, StepRun
 
 
@@ -36,13 +36,16 @@ def tally_key(day, metric: str, row: dict, *, label: str = "") -> tuple:
         row.get("journey") or row.get("journey_id") or 0,
         row.get("step_id") or "",
         row.get("variant") or "",
-        row.get("template_id") or 0,
+        row.get("template_key") or 0,
         metric,
         (label or "")[:300],
     )
 
 
-_MESSAGE_KEY = {"journey": F("enrollment__journey_id")}
+_MESSAGE_KEY = {
+    "journey": F("enrollment__journey_id"),
+    "template_key": Coalesce("template_id", "sms_template_id", "push_template_id"),
+}
 
 
 def _step_runs(tally: Tally) -> None:
@@ -66,22 +69,22 @@ def _messages(tally: Tally) -> None:
         rows = (
             Message.objects.filter(status=status)
             .annotate(day=_day(field), **_MESSAGE_KEY)
-            .values("day", "journey", "step_id", "variant", "template_id")
+            .values("day", "journey", "step_id", "variant", "template_key", "channel")
             .annotate(n=Count("pk"))
             .order_by()
         )
         for row in rows:
-            _add(tally, metric, row)
+            _add(tally, message_metric(metric, row["channel"]), row)
     for metric, field in (("opened", "first_opened_at"), ("clicked", "first_clicked_at")):
         rows = (
             Message.objects.filter(**{f"{field}__isnull": False})
             .annotate(day=_day(field), **_MESSAGE_KEY)
-            .values("day", "journey", "step_id", "variant", "template_id")
+            .values("day", "journey", "step_id", "variant", "template_key", "channel")
             .annotate(n=Count("pk"))
             .order_by()
         )
         for row in rows:
-            _add(tally, metric, row)
+            _add(tally, message_metric(metric, row["channel"]), row)
 
 
 def _message_events(tally: Tally) -> None:
@@ -92,25 +95,45 @@ def _message_events(tally: Tally) -> None:
             journey=F("message__enrollment__journey_id"),
             step_id=F("message__step_id"),
             variant=F("message__variant"),
-            template_id=F("message__template_id"),
+            template_key=Coalesce(
+                "message__template_id",
+                "message__sms_template_id",
+                "message__push_template_id",
+            ),
+            channel=F("message__channel"),
         )
-        .values("day", "journey", "step_id", "variant", "template_id", "kind", "machine", "url")
+        .values(
+            "day",
+            "journey",
+            "step_id",
+            "variant",
+            "template_key",
+            "channel",
+            "kind",
+            "machine",
+            "url",
+        )
         .annotate(n=Count("pk"))
         .order_by()
     )
     for row in rows:
         metric = event_metric(row["kind"], row["machine"])
         if metric is not None:
-            _add(tally, metric, row, label=row["url"] if metric == "clicks" else "")
+            label = row["url"] if metric == "clicks" else ""
+            _add(tally, message_metric(metric, row["channel"]), row, label=label)
     conversions = MessageEvent.objects.filter(kind=MessageEvent.Kind.CONVERTED).annotate(
         journey=F("message__enrollment__journey_id"),
         step_id=F("message__step_id"),
         variant=F("message__variant"),
-        template_id=F("message__template_id"),
+        template_key=Coalesce(
+            "message__template_id", "message__sms_template_id", "message__push_template_id"
+        ),
+        channel=F("message__channel"),
     )
-    fields = ("occurred_at", "journey", "step_id", "variant", "template_id", "detail")
+    fields = ("occurred_at", "journey", "step_id", "variant", "template_key", "channel", "detail")
     for row in conversions.values(*fields).iterator():
-        key = tally_key(timezone.localdate(row["occurred_at"]), "converted", row)
+        metric = message_metric("converted", row["channel"])
+        key = tally_key(timezone.localdate(row["occurred_at"]), metric, row)
         entry = tally.rows[key]
         entry[0] += 1
         entry[1] += conversion_value({"total": (row["detail"] or {}).get("amount")})

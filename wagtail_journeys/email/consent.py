@@ -227,10 +227,16 @@ def set_channel_consent(
     granted: bool,
     *,
     method: str,
+    source: str = "",
     ip_address: str | None = None,
+    detail: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Record consent for a channel other than email (SMS, push...), dated ``at``."""
+    """Record consent for a channel other than email (SMS, push...), dated ``at``.
+
+    ``source`` and ``detail`` go on the consent record (where it came from:
+    a form's URL, "twilio" and the reply's id...).
+    """
     at = moment(at)
     with _locked(contact) as contact:
         contact.consent = {**contact.consent, channel: granted}
@@ -240,7 +246,9 @@ def set_channel_consent(
             granted=granted,
             method=method,
             channel=channel,
+            source=source,
             ip_address=ip_address,
+            detail=detail,
             at=at,
         )
 

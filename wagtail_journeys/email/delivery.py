@@ -103,15 +103,16 @@ def _batch_size() -> int:
     return max(1, int(get_setting("SEND_BATCH_SIZE")))
 
 
-def _due(now: datetime) -> QuerySet:
+def due(now: datetime, channel: str = Message.Channel.EMAIL) -> QuerySet:
+    """The queued messages of ``channel`` that may go at ``now``."""
     return Message.objects.filter(
         Q(send_after__isnull=True) | Q(send_after__lte=now),
         status=Status.QUEUED,
-        channel=Message.Channel.EMAIL,
+        channel=channel,
     )
 
 
-def _apply_verdicts(messages: list[Message], verdicts, report: DeliveryReport) -> None:
+def apply_verdicts(messages: list[Message], verdicts, report: DeliveryReport) -> None:
     """Store the suppressions, skips and deferrals decided by the policies."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for message in messages:
@@ -131,7 +132,9 @@ def _apply_verdicts(messages: list[Message], verdicts, report: DeliveryReport) -
         ensure_delivery_schedule()
 
 
-def _claim(messages: list[Message], now: datetime) -> list[Message]:
+def claim(
+    messages: list[Message], now: datetime, channel: str = Message.Channel.EMAIL
+) -> list[Message]:
     """Mark ``messages`` ``sending``; returns those this worker got (others may have been taken).
 
     One UPDATE for the batch. The claim writes a token of its own in
@@ -143,7 +146,7 @@ def _claim(messages: list[Message], now: datetime) -> list[Message]:
     ids = [message.pk for message in messages]
     token = f"Claimed for sending by {uuid.uuid4().hex}."
     claimed = (
-        _due(now)
+        due(now, channel)
         .filter(pk__in=ids)
         .update(
             status=Status.SENDING,
@@ -223,7 +226,7 @@ def deliver_messages(
     clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
     start = clock()
     messages = list(
-        _due(start)
+        due(start)
         .filter(pk__in=list(message_ids))
         .select_related("contact", "template")
         .order_by("pk")
@@ -231,8 +234,8 @@ def deliver_messages(
     if not messages:
         return report
     verdicts = policies.check_messages(messages, start)
-    _apply_verdicts(messages, verdicts, report)
-    claimed = _claim([m for m in messages if verdicts[m.pk].action == policies.SEND], start)
+    apply_verdicts(messages, verdicts, report)
+    claimed = claim([m for m in messages if verdicts[m.pk].action == policies.SEND], start)
     if not claimed:
         return report
     own_connection = connection is None
@@ -282,7 +285,7 @@ def deliver_due(
         while limit is None or seen < limit:
             take = size if limit is None else min(size, limit - seen)
             ids = list(
-                _due(now or timezone.now())
+                due(now or timezone.now())
                 .filter(pk__gt=last_pk)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:take]

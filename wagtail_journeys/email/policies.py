@@ -2,7 +2,8 @@
 
 A contact may unsubscribe, bounce, leave a topic or get three other emails
 between the moment a journey queues a message and the moment a worker
-delivers it, so these rules are applied to each batch just before sending:
+delivers it, so these rules are applied to each batch just before sending
+(for SMS and push, the channel's own consent and cap: see ``channel_reason``):
 
 1. **hard suppression**: a contact whose address bounced or who complained
    gets nothing, transactional mail included (status ``suppressed``);
@@ -57,13 +58,42 @@ class Verdict:
 ALLOWED = Verdict(SEND)
 
 
-def suppression_reason(message: Message, contact: Contact | None, topics_left) -> str:
+def channel_reason(message: Message, contact: Contact, push_contacts=frozenset()) -> str:
+    """Why an SMS or push ``message`` must not go to ``contact``, or ``""``.
+
+    SMS needs an explicit opt-in for marketing, and a STOP (consent withdrawn)
+    stops every SMS; push goes to browsers that subscribed (``push_contacts``:
+    the ids of contacts with one), unless the contact withdrew push consent.
+    Email's hard suppressions (a bounced address, a complaint) are about the
+    address, not these channels.
+    """
+    consent = (contact.consent or {}).get(message.channel)
+    if message.channel == Message.Channel.SMS:
+        if not message.to_phone:
+            return "The contact has no phone number."
+        if consent is False:
+            return "The contact withdrew consent to SMS (STOP)."
+        if message.kind == Kind.MARKETING and consent is not True:
+            return "Marketing SMS needs the contact's explicit opt-in to SMS."
+        return ""
+    if consent is False:
+        return "The contact withdrew consent to push notifications."
+    if contact.pk not in push_contacts:
+        return "No browser of the contact is subscribed to notifications."
+    return ""
+
+
+def suppression_reason(
+    message: Message, contact: Contact | None, topics_left, push_contacts=frozenset()
+) -> str:
     """Why ``message`` must not go to ``contact`` at all, or ``""``.
 
     ``topics_left`` is the set of topic ids the contact left.
     """
     if contact is None:
         return "The contact was deleted."
+    if message.channel != Message.Channel.EMAIL:
+        return channel_reason(message, contact, push_contacts)
     if not message.to_email:
         return "The contact has no email address."
     if contact.status == Contact.Status.BOUNCED:
@@ -165,26 +195,42 @@ def _describe_window(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
+#: The cap setting of each channel other than email (email has two: see ``FrequencyCap``).
+CHANNEL_CAPS = {
+    Message.Channel.SMS: "SMS_FREQUENCY_CAP",
+    Message.Channel.PUSH: "PUSH_FREQUENCY_CAP",
+}
+
+
 class FrequencyCap:
-    """Counts each contact's recent marketing messages, for one batch.
+    """Counts each contact's recent marketing messages of one channel, for one batch.
 
     One query loads the recent marketing sends of every contact in the
     batch; messages approved earlier in the same batch count too, so two
-    messages queued together cannot both slip under the cap.
+    messages queued together cannot both slip under the cap. Each channel
+    has its own cap: an SMS does not use up the email allowance.
     """
 
-    def __init__(self, contact_ids: Iterable[int], now: datetime):
+    def __init__(
+        self, contact_ids: Iterable[int], now: datetime, channel: str = Message.Channel.EMAIL
+    ):
         self.now = now
-        self.caps = {
-            EmailFrequency.NORMAL: _cap_setting("FREQUENCY_CAP"),
-            EmailFrequency.FEWER: _cap_setting("FEWER_EMAILS_CAP"),
-        }
+        self.channel = channel
+        if channel == Message.Channel.EMAIL:
+            self.caps = {
+                EmailFrequency.NORMAL: _cap_setting("FREQUENCY_CAP"),
+                EmailFrequency.FEWER: _cap_setting("FEWER_EMAILS_CAP"),
+            }
+        else:
+            self.caps = dict.fromkeys(EmailFrequency, _cap_setting(CHANNEL_CAPS[channel]))
         windows = [cap[1] for cap in self.caps.values() if cap is not None]
         self.sent: dict[int, list[datetime]] = defaultdict(list)
         contact_ids = list(contact_ids)
         if windows and contact_ids:
             since = now - timedelta(seconds=max(windows))
-            recent = Message.objects.filter(contact_id__in=contact_ids, kind=Kind.MARKETING).filter(
+            recent = Message.objects.filter(
+                contact_id__in=contact_ids, kind=Kind.MARKETING, channel=channel
+            ).filter(
                 # A message another worker is sending right now counts as sent.
                 Q(status=Status.SENT, sent_at__gte=since)
                 | Q(status=Status.SENDING, sending_at__gte=since)
@@ -209,6 +255,11 @@ class FrequencyCap:
         since = self.now - timedelta(seconds=seconds)
         recent = sum(1 for sent_at in self.sent[contact.pk] if sent_at >= since)
         if recent >= count:
+            if self.channel != Message.Channel.EMAIL:
+                return (
+                    f"{self.channel.upper()} frequency cap: {recent} marketing message(s) "
+                    f"already sent in the last {_describe_window(seconds)} (at most {count})."
+                )
             which = "fewer-emails cap" if contact.email_frequency == EmailFrequency.FEWER else "cap"
             return (
                 f"Frequency {which}: {recent} marketing email(s) already sent in the last "
@@ -227,11 +278,22 @@ def _topics_left(contact_ids: list[int]) -> dict[int, set[int]]:
     return left
 
 
+def _push_contacts(contact_ids: list[int]) -> set[int]:
+    """Which of these contacts have a browser subscribed to notifications."""
+    if not contact_ids:
+        return set()
+    from wagtail_journeys.models.channels import PushSubscription
+
+    rows = PushSubscription.objects.filter(contact_id__in=set(contact_ids), active=True)
+    return set(rows.values_list("contact_id", flat=True))
+
+
 def check_messages(messages: list[Message], now: datetime) -> dict[int, Verdict]:
     """Apply the delivery-time checks to a batch; returns a verdict per message id.
 
     The messages need ``contact`` and ``template`` loaded (``select_related``).
-    Costs two queries for the whole batch (topics left, recent sends).
+    Costs two queries for the whole batch (topics left, recent sends), and
+    one more per channel other than email in it.
     """
     contact_ids = sorted({m.contact_id for m in messages if m.contact_id is not None})
     marketing_contacts = {
@@ -239,11 +301,16 @@ def check_messages(messages: list[Message], now: datetime) -> dict[int, Verdict]
     }
     left = _topics_left(sorted(marketing_contacts)) if marketing_contacts else {}
     hours = quiet_hours()
-    cap = FrequencyCap(sorted(marketing_contacts), now) if marketing_contacts else None
+    caps: dict[str, FrequencyCap] = {}
+    push_contacts = _push_contacts(
+        [m.contact_id for m in messages if m.channel == Message.Channel.PUSH]
+    )
     verdicts: dict[int, Verdict] = {}
     for message in sorted(messages, key=lambda m: (m.created_at, m.pk)):
         contact = message.contact if message.contact_id in contact_ids else None
-        reason = suppression_reason(message, contact, left.get(message.contact_id, set()))
+        reason = suppression_reason(
+            message, contact, left.get(message.contact_id, set()), push_contacts
+        )
         if reason:
             verdicts[message.pk] = Verdict(Status.SUPPRESSED, reason)
             continue
@@ -256,6 +323,8 @@ def check_messages(messages: list[Message], now: datetime) -> dict[int, Verdict]
                 DEFER, f"Quiet hours in {contact_timezone(contact).key}.", until
             )
             continue
-        reason = cap.reason(contact) if cap is not None else ""
+        if message.channel not in caps:
+            caps[message.channel] = FrequencyCap(sorted(marketing_contacts), now, message.channel)
+        reason = caps[message.channel].reason(contact)
         verdicts[message.pk] = Verdict(Status.SKIPPED, reason) if reason else ALLOWED
     return verdicts

@@ -100,6 +100,25 @@ class StepContext:
         )
         return self.runner.message_outcome(message, detail)
 
+    def send_channel(self, channel: str, template, *, detail: dict) -> Outcome:
+        """Queue an SMS or a push notification (``channel``) from ``template``."""
+        from wagtail_journeys.channels.sending import send_push, send_sms
+
+        send = send_sms if channel == Message.Channel.SMS else send_push
+        enrollment = self.enrollment
+        message = send(
+            self.contact,
+            template,
+            dict(enrollment.context),
+            idempotency_key=f"journey:{enrollment.pk}:{self.step_id}",
+            step_id=self.step_id,
+            enrollment=enrollment,
+            at=self.now,
+        )
+        if self.simulate:
+            detail["text"] = message.body
+        return self.runner.message_outcome(message, detail)
+
     def notify_staff(self, to: str, subject: str, body: str) -> Outcome:
         values = {"contact": merge.contact_values(self.contact), "context": self.enrollment.context}
         subject = " ".join(merge.render(subject, values, autoescape=False).split())

@@ -197,6 +197,49 @@ class SendEmailStepBlock(StepBlock):
         return ctx.send_email(template, subject=subject, variant=variant, detail=detail)
 
 
+class SendSmsStepBlock(StepBlock):
+    template = SnippetChooserBlock("wagtail_journeys.SmsTemplate", label=_("SMS template"))
+
+    class Meta:
+        icon = "mobile-alt"
+        label = _("Send SMS")
+        help_text = _(
+            "Marketing SMS goes only to contacts who opted in to SMS and have a phone number."
+        )
+
+    def summary(self, value):
+        template = value["template"]
+        return str(_("Send SMS “%(name)s”") % {"name": template or _("(deleted template)")})
+
+    def run(self, value, ctx):
+        template = value["template"]
+        if template is None:
+            return Outcome(NEXT, FAILED, _("The SMS template was deleted."))
+        detail = {"template_id": template.pk}
+        if not ctx.contact.phone:
+            return Outcome(NEXT, SKIPPED, _("The contact has no phone number."), detail)
+        return ctx.send_channel("sms", template, detail=detail)
+
+
+class SendPushStepBlock(StepBlock):
+    template = SnippetChooserBlock("wagtail_journeys.PushTemplate", label=_("Push template"))
+
+    class Meta:
+        icon = "desktop"
+        label = _("Send push notification")
+        help_text = _("Goes to every browser the contact allowed to show notifications.")
+
+    def summary(self, value):
+        template = value["template"]
+        return str(_("Send push “%(name)s”") % {"name": template or _("(deleted template)")})
+
+    def run(self, value, ctx):
+        template = value["template"]
+        if template is None:
+            return Outcome(NEXT, FAILED, _("The push template was deleted."))
+        return ctx.send_channel("push", template, detail={"template_id": template.pk})
+
+
 class NotifyStaffStepBlock(StepBlock):
     to = blocks.EmailBlock(label=_("To"))
     subject = MergeCharBlock(label=_("Subject"))
@@ -711,6 +754,8 @@ _RULES_REQUIRED = rules_block(min_num=1)
 #: Steps that do not branch, shared by every level (same names everywhere).
 LEAF_STEPS = [
     ("send_email", SendEmailStepBlock()),
+    ("send_sms", SendSmsStepBlock()),
+    ("send_push", SendPushStepBlock()),
     ("wait", WaitStepBlock()),
     ("tag", TagStepBlock()),
     ("update_field", UpdateFieldStepBlock()),
@@ -753,7 +798,9 @@ class StepsBlock(blocks.StreamBlock):
             local_blocks = list(LEAF_STEPS)
             if depth > 0:
                 inner = StepsBlock(depth=depth - 1, required=False)
-                local_blocks[2:2] = [
+                # The branching steps come right after the waits in the chooser.
+                after_wait = [name for name, _block in local_blocks].index("wait") + 1
+                local_blocks[after_wait:after_wait] = [
                     ("wait_until", WaitUntilStepBlock(inner)),
                     ("condition", ConditionStepBlock(inner)),
                     ("ab_split", ABSplitStepBlock(inner)),

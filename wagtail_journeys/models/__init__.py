@@ -1,4 +1,5 @@
 from wagtail_journeys.models.branding import EmailBrandSettings
+from wagtail_journeys.models.channels import PushSubscription, PushTemplate, SmsTemplate
 from wagtail_journeys.models.commerce import Cart, CartItem, Wishlist, WishlistItem
 from wagtail_journeys.models.contacts import Contact, ContactTag, EmailFrequency
 from wagtail_journeys.models.events import Event
@@ -35,10 +36,13 @@ __all__ = [
     "Kind",
     "Message",
     "MessageEvent",
+    "PushSubscription",
+    "PushTemplate",
     "Segment",
     "SegmentImport",
     "SegmentMembership",
     "SignupForm",
+    "SmsTemplate",
     "StepRun",
     "Topic",
     "Wishlist",

@@ -138,6 +138,8 @@ class Message(Record):
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        PUSH = "push", _("Push")
 
     contact = models.ForeignKey(
         "wagtail_journeys.Contact",
@@ -188,6 +190,35 @@ class Message(Record):
     #: Not before this time: quiet hours and retry back-off defer a message here.
     send_after = models.DateTimeField(_("send after"), null=True, blank=True)
     to_email = models.EmailField(_("to"), blank=True)
+    #: SMS: the number it went to (E.164).
+    to_phone = models.CharField(_("to phone"), max_length=32, blank=True)
+    #: Push: the browser it went to.
+    push_subscription = models.ForeignKey(
+        "wagtail_journeys.PushSubscription",
+        verbose_name=_("push subscription"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    sms_template = models.ForeignKey(
+        "wagtail_journeys.SmsTemplate",
+        verbose_name=_("SMS template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    push_template = models.ForeignKey(
+        "wagtail_journeys.PushTemplate",
+        verbose_name=_("push template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    #: SMS and push: the text as rendered for the contact when it was queued (what was sent).
+    body = models.TextField(_("text"), blank=True)
     from_email = models.CharField(_("from"), max_length=320, blank=True)
     subject = models.CharField(_("subject"), max_length=998, blank=True)
     #: Every absolute URL in the sent message: the click redirect goes only to these.
@@ -210,7 +241,8 @@ class Message(Record):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} #{self.pk} to {self.to_email or self.contact_id}"
+        to = self.to_email or self.to_phone or self.contact_id
+        return f"{self.get_channel_display()} #{self.pk} to {to}"
 
 
 class MessageEvent(Record):

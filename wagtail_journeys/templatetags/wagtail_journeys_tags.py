@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import template
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from wagtail_journeys.commerce import get_cart, get_wishlist
+from wagtail_journeys.conf import get_setting
 from wagtail_journeys.models.events import Event
 from wagtail_journeys.tracking.events import track_request
 from wagtail_journeys.tracking.visitors import get_visitor
@@ -35,6 +37,42 @@ def journeys_tracker(context):
         "enabled": True,
         "endpoint": reverse("wagtail_journeys:collect"),
         "page_id": getattr(page, "pk", None) if hasattr(page, "get_url_parts") else None,
+        "push": _push_config(),
+    }
+
+
+def _push_config() -> dict[str, str] | None:
+    """What ``journeys.push.subscribe()`` needs, or None when web push is not set up."""
+    key = get_setting("VAPID_PUBLIC_KEY")
+    if not key:
+        return None
+    return {
+        "key": key,
+        "subscribe": reverse("wagtail_journeys:push_subscribe"),
+        "unsubscribe": reverse("wagtail_journeys:push_unsubscribe"),
+        "worker": reverse("wagtail_journeys:push_service_worker"),
+    }
+
+
+@register.inclusion_tag("wagtail_journeys/push/button.html", takes_context=True)
+def journeys_push_button(context, label=None, css_class=""):
+    """A button that asks for permission to send notifications, when clicked.
+
+    ``{% journeys_push_button "Tell me about offers" css_class="btn" %}``. It is
+    rendered hidden and ``tracker.js`` shows it where the browser supports web
+    push; renders nothing without ``VAPID_PUBLIC_KEY`` or for visitors who may
+    not be tracked. Needs ``{% journeys_tracker %}`` on the same page.
+    """
+    request = _live_request(context)
+    enabled = (
+        request is not None
+        and bool(get_setting("VAPID_PUBLIC_KEY"))
+        and get_visitor(request).trackable
+    )
+    return {
+        "enabled": enabled,
+        "label": label or _("Turn on notifications"),
+        "css_class": css_class,
     }
 
 

@@ -46,6 +46,15 @@ SERVER_BUILTINS = frozenset(
         "became_inactive",
         "segment_entered",
         "segment_exited",
+        "sms_sent",
+        "sms_delivered",
+        "sms_failed",
+        "sms_stopped",
+        "sms_started",
+        "push_sent",
+        "push_subscribed",
+        "push_unsubscribed",
+        "push_clicked",
     }
 )
 PROPERTY_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

@@ -1,4 +1,4 @@
-"""``journeys_send_queued``: deliver the queued email that is due now, and report stuck messages.
+"""``journeys_send_queued``: deliver the queued messages that are due, and report stuck ones.
 
 For sites that run cron instead of a django-q2 cluster (``* * * * *``), and
 to flush the outbox by hand. ``--install-schedule`` creates the repeating
@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from wagtail_journeys.channels.delivery import deliver_channel_due
 from wagtail_journeys.email.delivery import (
     SCHEDULE_NAME,
     deliver_due,
@@ -57,6 +58,10 @@ class Command(BaseCommand):
             self.stderr.write("")
         summary = ", ".join(f"{count} {name}" for name, count in report.as_dict().items() if count)
         self.stdout.write(f"Queued email: {summary or 'nothing was due'}.")
+        channels = deliver_channel_due()
+        counts = channels.as_dict().items()
+        summary = ", ".join(f"{count} {name}" for name, count in counts if count)
+        self.stdout.write(f"Queued SMS and push: {summary or 'nothing was due'}.")
 
         stuck = list(stuck_messages(timedelta(minutes=stuck_minutes)))
         if stuck:
@@ -70,6 +75,6 @@ class Command(BaseCommand):
             for message in stuck:
                 since = message.sending_at.strftime("%Y-%m-%d %H:%M:%S")
                 self.stderr.write(
-                    f"  #{message.pk} to {message.to_email} since {since} "
+                    f"  #{message.pk} to {message.to_email or message.to_phone} since {since} "
                     f"({message.attempts} attempt(s)) {message.status_reason}"
                 )
