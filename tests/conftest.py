@@ -170,3 +170,13 @@ def wagtail_initial_data(request):
         return
     request.getfixturevalue("transactional_db")
     restore_wagtail_initial_data()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: rate-limit counters must not carry over."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

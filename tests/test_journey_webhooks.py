@@ -6,18 +6,15 @@ the request on the wire (body, headers, signature) is what a receiver gets.
 
 import hashlib
 import hmac
-import json
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
 from tests.journey_helpers import subscribed, tick_at, trail
+from tests.loopback import Request, loopback_fixture
 from wagtail_journeys.journeys.building import block, new_journey
 from wagtail_journeys.journeys.entry import enroll
 from wagtail_journeys.journeys.steps import TagStepBlock
@@ -29,60 +26,10 @@ SECRET = "s3cret-for-tests"
 Status = Enrollment.Status
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
+receiver = loopback_fixture()
 
 
-@dataclass
-class Receiver:
-    """What the server got, and the answers it gives in turn: (status, body, delay in seconds)."""
-
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-    answers: list[tuple[int, str, float]] = field(default_factory=list)
-
-
-@pytest.fixture
-def receiver():
-    recorded = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            recorded.requests.append(Received(self.path, dict(self.headers.items()), body))
-            status, text, delay = recorded.answers.pop(0) if recorded.answers else (200, "ok", 0)
-            time.sleep(delay)
-            payload = text.encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:
-                pass  # the client gave up waiting (the timeout test)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    recorded.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/journeys"
-    yield recorded
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-def signed_correctly(request: Received, secret: str = SECRET) -> bool:
+def signed_correctly(request: Request, secret: str = SECRET) -> bool:
     """The documented recipe: sha256= hex HMAC-SHA256 of "<timestamp>.<body>"."""
     timestamp = request.headers["X-Journeys-Timestamp"]
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256)
@@ -95,7 +42,13 @@ def hook_journey(receiver, *, retries=3):
         "CRM sync",
         trigger=block("event", event="lead_created"),
         steps=[
-            block("webhook", url=receiver.url, secret=SECRET, timeout=1, retries=retries),
+            block(
+                "webhook",
+                url=f"{receiver.url}/hooks/journeys",
+                secret=SECRET,
+                timeout=1,
+                retries=retries,
+            ),
             block("tag", tag="synced"),
         ],
     )
@@ -138,7 +91,8 @@ def test_the_webhook_posts_signed_json_about_the_contact(receiver):
 
 def test_a_server_error_is_retried_later(receiver, django_capture_on_commit_callbacks):
     capture = django_capture_on_commit_callbacks
-    receiver.answers = [(500, "database on fire", 0), (200, "stored", 0)]
+    receiver.answer(500, "database on fire")
+    receiver.answer(200, "stored")
     journey = hook_journey(receiver)
     contact = subscribed()
 
@@ -184,7 +138,7 @@ def test_a_server_error_is_retried_later(receiver, django_capture_on_commit_call
 def test_a_refusal_is_not_retried_and_the_journey_goes_on(
     receiver, django_capture_on_commit_callbacks
 ):
-    receiver.answers = [(400, '{"error": "unknown list"}', 0)]
+    receiver.answer(400, '{"error": "unknown list"}')
     journey = hook_journey(receiver)
     contact = subscribed()
 
@@ -203,7 +157,8 @@ def test_a_refusal_is_not_retried_and_the_journey_goes_on(
 
 def test_a_timeout_is_retried(receiver, django_capture_on_commit_callbacks):
     # The step's timeout is 1 s; the server takes 3 the first time.
-    receiver.answers = [(200, "too late", 3), (200, "ok", 0)]
+    receiver.answer(200, "too late", delay=3)
+    receiver.answer(200, "ok")
     journey = hook_journey(receiver)
     contact = subscribed()
 
@@ -228,7 +183,7 @@ def test_a_timeout_is_retried(receiver, django_capture_on_commit_callbacks):
 
 def test_retries_end_and_the_journey_goes_on(receiver, django_capture_on_commit_callbacks):
     capture = django_capture_on_commit_callbacks
-    receiver.answers = [(503, "busy", 0)] * 3
+    receiver.answer_always(503, "busy")
     journey = hook_journey(receiver, retries=1)
     contact = subscribed()
 

@@ -7,8 +7,6 @@ import json
 import os
 import socket
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 
 import http_ece
@@ -20,6 +18,7 @@ from django.core.management import call_command
 from py_vapid import Vapid
 
 from tests.factories import ContactFactory
+from tests.loopback import Answer, loopback_fixture
 from wagtail_journeys.channels.base import OutboundPush, get_push_backend
 from wagtail_journeys.channels.push_links import push_click_url
 from wagtail_journeys.channels.webpush import WebPushBackend, generate_vapid_keys
@@ -87,49 +86,8 @@ class Browser:
         return json.loads(plain)
 
 
-class PushService:
-    """A push service on 127.0.0.1 that records each POST and answers ``status``."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.status = 201
-        self.headers: dict[str, str] = {"Location": "https://push.example/m/1"}
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                service.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": {name.lower(): value for name, value in self.headers.items()},
-                        "body": self.rfile.read(length),
-                    }
-                )
-                self.send_response(service.status)
-                for name, value in service.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def push_service():
-    service = PushService()
-    yield service
-    service.close()
+# A push service on 127.0.0.1; it accepts a message as a real one does, with its address.
+push_service = loopback_fixture(Answer(201, headers={"Location": "https://push.example/m/1"}))
 
 
 def outbound(browser: Browser, **overrides) -> OutboundPush:
@@ -155,8 +113,8 @@ def test_sends_an_encrypted_signed_notification(vapid, push_service):
     assert result.status == "201"
     assert result.provider_id == "https://push.example/m/1"
     (request,) = push_service.requests
-    assert request["path"] == "/wpush/v2/abc"
-    headers = request["headers"]
+    assert request.path == "/wpush/v2/abc"
+    headers = request.headers
     assert headers["content-encoding"] == "aes128gcm"
     assert headers["ttl"] == str(24 * 60 * 60)
     scheme, params = headers["authorization"].split(" ", 1)
@@ -169,8 +127,8 @@ def test_sends_an_encrypted_signed_notification(vapid, push_service):
     assert claims["sub"] == "mailto:push@example.com"
     assert claims["aud"] == push_service.url
     # The body is really encrypted for this browser: only its private key opens it.
-    assert b"Your cart" not in request["body"]
-    assert browser.decrypt(request["body"]) == {
+    assert b"Your cart" not in request.body
+    assert browser.decrypt(request.body) == {
         "title": "Your cart misses you",
         "body": "The lamp is still there, Ada.",
         "url": "https://shop.example.com/journeys/push/c/abc/",
@@ -181,7 +139,7 @@ def test_sends_an_encrypted_signed_notification(vapid, push_service):
 
 @pytest.mark.parametrize("status", [404, 410])
 def test_a_gone_subscription_raises_push_subscription_gone(vapid, push_service, status):
-    push_service.status = status
+    push_service.answer_always(status)
     with pytest.raises(PushSubscriptionGone) as caught:
         WebPushBackend().send(outbound(Browser(f"{push_service.url}/gone")))
     assert caught.value.permanent
@@ -189,7 +147,7 @@ def test_a_gone_subscription_raises_push_subscription_gone(vapid, push_service, 
 
 @pytest.mark.parametrize("status", [400, 413])
 def test_a_refused_message_is_a_permanent_error(vapid, push_service, status):
-    push_service.status = status
+    push_service.answer_always(status)
     with pytest.raises(ChannelError) as caught:
         WebPushBackend().send(outbound(Browser(f"{push_service.url}/x")))
     assert caught.value.permanent
@@ -198,8 +156,7 @@ def test_a_refused_message_is_a_permanent_error(vapid, push_service, status):
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_a_busy_or_failing_push_service_is_retried(vapid, push_service, status):
-    push_service.status = status
-    push_service.headers = {"Retry-After": "120"}
+    push_service.answer_always(status, headers={"Retry-After": "120"})
     with pytest.raises(ChannelError) as caught:
         WebPushBackend().send(outbound(Browser(f"{push_service.url}/x")))
     assert not caught.value.permanent

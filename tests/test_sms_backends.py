@@ -6,15 +6,11 @@ does. Nothing here reaches the internet.
 """
 
 import base64
-import json
 import socket
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 
+from tests.loopback import loopback_fixture
 from wagtail_journeys.channels.base import OutboundSms, get_sms_backend
 from wagtail_journeys.channels.http_sms import HttpSmsBackend
 from wagtail_journeys.channels.twilio import TwilioSmsBackend
@@ -31,62 +27,8 @@ SMS = OutboundSms(
 )
 
 
-class FakeProvider:
-    """A loopback HTTP server that records each request and plays the answers it is given."""
-
-    def __init__(self):
-        self.requests = []
-        self.answers = []  # (status, JSON body, delay); the last one repeats
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                provider.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": self.rfile.read(length).decode(),
-                    }
-                )
-                status, body, delay = provider.answers[0]
-                if len(provider.answers) > 1:
-                    provider.answers.pop(0)
-                time.sleep(delay)
-                payload = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:
-                    pass  # the client gave up waiting (the timeout test)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def answer(self, status, body, delay=0.0):
-        self.answers = [(status, body, delay)]
-
-    def form(self, index=-1):
-        return {key: values[0] for key, values in parse_qs(self.requests[index]["body"]).items()}
-
-
-@pytest.fixture
-def provider():
-    server = FakeProvider()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+# Each answer repeats until the next is set, as a provider that keeps saying the same.
+provider = loopback_fixture()
 
 
 @pytest.fixture
@@ -131,17 +73,17 @@ def twilio_settings(settings, provider):
 
 
 def test_twilio_sends_through_the_messages_api(twilio_settings, provider):
-    provider.answer(201, twilio_message())
+    provider.answer_always(201, twilio_message())
 
     result = get_sms_backend().send(SMS)
 
     assert (result.provider_id, result.status) == ("SM" + "a" * 32, "queued")
     request = provider.requests[0]
-    assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-    assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     credentials = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-    assert request["headers"]["Authorization"] == f"Basic {credentials}"
-    assert provider.form() == {
+    assert request.headers["Authorization"] == f"Basic {credentials}"
+    assert request.form() == {
         "To": SMS.to,
         "From": "+15005550006",
         "Body": SMS.body,
@@ -151,12 +93,12 @@ def test_twilio_sends_through_the_messages_api(twilio_settings, provider):
 
 def test_twilio_uses_a_messaging_service_and_omits_an_empty_callback(twilio_settings, provider):
     twilio_settings.WAGTAIL_JOURNEYS["SMS_FROM"] = "MG" + "1" * 32
-    provider.answer(201, twilio_message(status="accepted"))
+    provider.answer_always(201, twilio_message(status="accepted"))
 
     result = TwilioSmsBackend().send(OutboundSms(message_id=1, to="+447700900123", body="Hi"))
 
     assert result.status == "accepted"
-    form = provider.form()
+    form = provider.requests[-1].form()
     assert form["MessagingServiceSid"] == "MG" + "1" * 32
     assert "From" not in form and "StatusCallback" not in form
 
@@ -170,7 +112,7 @@ def test_twilio_uses_a_messaging_service_and_omits_an_empty_callback(twilio_sett
     ],
 )
 def test_twilio_recipient_errors_are_permanent(twilio_settings, provider, code, message):
-    provider.answer(400, twilio_error(code, message))
+    provider.answer_always(400, twilio_error(code, message))
 
     with pytest.raises(ChannelError) as caught:
         TwilioSmsBackend().send(SMS)
@@ -181,10 +123,10 @@ def test_twilio_recipient_errors_are_permanent(twilio_settings, provider, code, 
 
 def test_twilio_server_errors_and_rate_limits_are_retried(twilio_settings, provider):
     backend = TwilioSmsBackend()
-    provider.answer(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+    provider.answer_always(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
     with pytest.raises(ChannelError) as server_error:
         backend.send(SMS)
-    provider.answer(429, twilio_error(20429, "Too Many Requests", status=429))
+    provider.answer_always(429, twilio_error(20429, "Too Many Requests", status=429))
     with pytest.raises(ChannelError) as rate_limited:
         backend.send(SMS)
 
@@ -194,7 +136,7 @@ def test_twilio_server_errors_and_rate_limits_are_retried(twilio_settings, provi
 
 def test_twilio_wrong_credentials_are_retried_not_dropped(twilio_settings, provider):
     # The operator can fix the token before the retries run out; the messages should wait.
-    provider.answer(401, twilio_error(20003, "Authenticate", status=401))
+    provider.answer_always(401, twilio_error(20003, "Authenticate", status=401))
 
     with pytest.raises(ChannelError) as caught:
         TwilioSmsBackend().send(SMS)
@@ -214,7 +156,7 @@ def test_twilio_unreachable_is_retried(twilio_settings, closed_port_url):
 
 def test_twilio_timeout_is_retried(twilio_settings, provider, monkeypatch):
     monkeypatch.setattr(TwilioSmsBackend, "timeout", 0.2)
-    provider.answer(201, twilio_message(), delay=1)
+    provider.answer_always(201, twilio_message(), delay=1)
 
     with pytest.raises(ChannelError) as caught:
         TwilioSmsBackend().send(SMS)
@@ -261,16 +203,16 @@ def http_settings(settings, provider):
 
 
 def test_http_posts_json_with_the_bearer_token(http_settings, provider):
-    provider.answer(202, {"id": 9876, "status": "accepted"})
+    provider.answer_always(202, {"id": 9876, "status": "accepted"})
 
     result = get_sms_backend().send(SMS)
 
     assert (result.provider_id, result.status) == ("9876", "accepted")
     request = provider.requests[0]
-    assert request["path"] == "/v1/sms"
-    assert request["headers"]["Authorization"] == f"Bearer {HTTP_TOKEN}"
-    assert request["headers"]["Content-Type"] == "application/json"
-    assert json.loads(request["body"]) == {
+    assert request.path == "/v1/sms"
+    assert request.headers["Authorization"] == f"Bearer {HTTP_TOKEN}"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.json() == {
         "to": SMS.to,
         "from": "Shop",
         "body": SMS.body,
@@ -280,7 +222,7 @@ def test_http_posts_json_with_the_bearer_token(http_settings, provider):
 
 
 def test_http_accepts_an_answer_without_an_id(http_settings, provider):
-    provider.answer(200, "OK")
+    provider.answer_always(200, "OK")
 
     result = HttpSmsBackend().send(SMS)
 
@@ -289,15 +231,15 @@ def test_http_accepts_an_answer_without_an_id(http_settings, provider):
 
 def test_http_sends_no_authorization_without_a_token(http_settings, provider):
     del http_settings.WAGTAIL_JOURNEYS["SMS_HTTP_TOKEN"]
-    provider.answer(200, {"id": "a1"})
+    provider.answer_always(200, {"id": "a1"})
 
     HttpSmsBackend().send(SMS)
 
-    assert "Authorization" not in provider.requests[0]["headers"]
+    assert "Authorization" not in provider.requests[0].headers
 
 
 def test_http_client_error_is_permanent_with_the_providers_text(http_settings, provider):
-    provider.answer(422, {"error": "invalid number +447700900123"})
+    provider.answer_always(422, {"error": "invalid number +447700900123"})
 
     with pytest.raises(ChannelError) as caught:
         HttpSmsBackend().send(SMS)
@@ -308,7 +250,7 @@ def test_http_client_error_is_permanent_with_the_providers_text(http_settings, p
 
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_http_server_errors_are_retried(http_settings, provider, status):
-    provider.answer(status, {"error": "try later"})
+    provider.answer_always(status, {"error": "try later"})
 
     with pytest.raises(ChannelError) as caught:
         HttpSmsBackend().send(SMS)
@@ -320,7 +262,7 @@ def test_http_unreachable_and_timeout_are_retried(
     http_settings, provider, closed_port_url, monkeypatch
 ):
     monkeypatch.setattr(HttpSmsBackend, "timeout", 0.2)
-    provider.answer(200, {"id": "late"}, delay=1)
+    provider.answer_always(200, {"id": "late"}, delay=1)
     with pytest.raises(ChannelError) as timed_out:
         HttpSmsBackend().send(SMS)
     http_settings.WAGTAIL_JOURNEYS["SMS_HTTP_URL"] = f"{closed_port_url}/v1/sms"

@@ -338,3 +338,19 @@ def check_channel_settings(app_configs, **kwargs):
                 )
             )
     return errors
+
+
+@register(Tags.compatibility)
+def check_retention(app_configs, **kwargs):
+    """``EVENT_RETENTION_DAYS``: None or a whole number of days, at least 1."""
+    if not isinstance(getattr(settings, "WAGTAIL_JOURNEYS", None) or {}, dict):
+        return []  # E010 already says so
+    value = conf.get_setting("EVENT_RETENTION_DAYS")
+    if value is None or (_whole(value) and value >= 1):
+        return []
+    return [
+        Error(
+            f'WAGTAIL_JOURNEYS["EVENT_RETENTION_DAYS"] must be None or at least 1; got {value!r}.',
+            id="wagtail_journeys.E027",
+        )
+    ]

@@ -89,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "CART_ABANDONED_AFTER_MINUTES": 60,
     "DETECT_BATCH_SIZE": 1000,
     "WEBHOOK_SECRET": None,
+    "EVENT_RETENTION_DAYS": None,
     # Channels: SMS and web push
     "SMS_BACKEND": "wagtail_journeys.channels.base.ConsoleSmsBackend",
     "PUSH_BACKEND": "wagtail_journeys.channels.base.ConsolePushBackend",

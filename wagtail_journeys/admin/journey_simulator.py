@@ -108,12 +108,17 @@ class SimulatorForm(forms.Form):
         initial=DRAFT,
     )
 
-    def __init__(self, *args, journey: Journey, **kwargs):
+    def __init__(self, *args, journey: Journey, may_see_contacts: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.journey = journey
+        if not may_see_contacts:
+            # Without the contact permission an editor simulates described contacts only:
+            # a real one would show their data, and "no contact has this address" who is one.
+            del self.fields["contact"]
+            del self.fields["email"]
 
     def clean_contact(self):
-        email = self.cleaned_data["contact"]
+        email = self.cleaned_data.get("contact")
         if not email:
             return None
         contact = Contact.objects.filter(email__iexact=email).first()
@@ -172,15 +177,16 @@ class SimulatorForm(forms.Form):
     def simulation_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``simulate()`` for this form's answers."""
         data = self.cleaned_data
+        contact = data.get("contact")
         fields = None
-        if data["contact"] is None:
+        if contact is None:
             fields = {"first_name": data["first_name"], "custom_fields": data["custom_fields"]}
-            if data["email"]:
+            if data.get("email"):
                 fields["email"] = data["email"]
             if data["tags"]:
                 fields["tags"] = data["tags"]
         return {
-            "contact": data["contact"],
+            "contact": contact,
             "fields": fields,
             "events": data["events"],
             "draft": data["version"] == DRAFT,
@@ -243,7 +249,11 @@ class SimulateView(JourneyPageMixin, WagtailAdminTemplateMixin, FormView):
     header_icon = "tasks"
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "journey": self.journey}
+        return {
+            **super().get_form_kwargs(),
+            "journey": self.journey,
+            "may_see_contacts": self.request.user.has_perm("wagtail_journeys.view_contact"),
+        }
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(

@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import connections, router
 from django.utils import timezone
 
+from wagtail_journeys.email.links import without_token
 from wagtail_journeys.models import DailyStat, Enrollment, MessageEvent, StepRun
 
 #: Rows per statement: 9 parameters each, well under SQLite's limit.
@@ -186,7 +187,7 @@ def count_message_event(event: MessageEvent, message, *, amount: Decimal | int =
         message,
         event.occurred_at,
         journey_of(message),
-        label=event.url if metric == "clicks" else "",
+        label=without_token(event.url) if metric == "clicks" else "",
         amount=amount,
     )
     tally.save()

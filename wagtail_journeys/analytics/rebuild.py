@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from wagtail_journeys.analytics.conversions import conversion_value
 from wagtail_journeys.analytics.counting import Tally, event_metric, message_metric, run_metric
+from wagtail_journeys.email.links import without_token
 from wagtail_journeys.models import DailyStat, Message, MessageEvent, StepRun
 
 
@@ -119,7 +120,7 @@ def _message_events(tally: Tally) -> None:
     for row in rows:
         metric = event_metric(row["kind"], row["machine"])
         if metric is not None:
-            label = row["url"] if metric == "clicks" else ""
+            label = without_token(row["url"]) if metric == "clicks" else ""
             _add(tally, message_metric(metric, row["channel"]), row, label=label)
     conversions = MessageEvent.objects.filter(kind=MessageEvent.Kind.CONVERTED).annotate(
         journey=F("message__enrollment__journey_id"),

@@ -12,6 +12,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,14 +79,25 @@ def _check_host(host: str) -> None:
     a name without a dot (``localhost``, ``intranet``) would let any visitor
     make the server send requests into its own network.
     """
+    refused = InvalidSubscription("endpoint must be a push service's address.")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
+        # Resolvers also read "127.1", "0177.0.0.1", "0x7f.0.0.1" or "169.254.43518" as
+        # IPv4 addresses, which ip_address() refuses: read them the way the resolver will.
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            address = None
+    if address is None:
+        last_label = host.rstrip(".").rsplit(".", 1)[-1]
         if "." not in host or host.endswith((".localhost", ".local", ".internal")):
-            raise InvalidSubscription("endpoint must be a push service's address.") from None
+            raise refused
+        if last_label.isdigit() or last_label.lower().startswith("0x"):
+            raise refused  # a numeric name no resolver agrees on: no push service has one
         return
     if not address.is_global:
-        raise InvalidSubscription("endpoint must be a push service's address.")
+        raise refused
 
 
 def _check_endpoint(endpoint: Any) -> str:

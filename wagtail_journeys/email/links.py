@@ -3,7 +3,7 @@
 from urllib.parse import urljoin
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from wagtail.models import Site
 
 from wagtail_journeys.conf import get_setting
@@ -71,3 +71,29 @@ def confirm_url(contact_id: int, signup_form_id: int | None, base: str | None = 
     """The double opt-in confirmation link of a signup."""
     token = tokens.make_token(tokens.CONFIRM, contact_id, signup_form_id)
     return _reverse("confirm", token, base)
+
+
+#: Our views whose URL carries a signed token (a key to one contact's data).
+_TOKEN_VIEWS = ("open", "unsubscribe", "preferences", "confirm", "restore_cart", "push_click")
+
+
+def without_token(url: str) -> str:
+    """``url`` with the signed token of one of our links replaced by ``…``.
+
+    For what is shown to editors (the clicked links report): a contact's
+    cart or preferences link must not become usable by whoever reads it.
+    Any other URL is returned as it is.
+    """
+    marker = "journeys-token"
+    for name in _TOKEN_VIEWS:
+        try:
+            path = reverse(f"wagtail_journeys:{name}", args=[marker])
+        except NoReverseMatch:  # a view this site does not route
+            continue
+        prefix = path.partition(marker)[0]
+        start = url.find(prefix)
+        if start != -1:
+            head = url[: start + len(prefix)]
+            _token, slash, tail = url[start + len(prefix) :].partition("/")
+            return f"{head}…{slash}{tail}"
+    return url

@@ -330,7 +330,7 @@ def find_message(event: AnymailTrackingEvent) -> Message | None:
     if our_id not in (None, ""):
         try:
             message = Message.objects.filter(pk=int(our_id)).first()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             message = None
         if message is not None:
             return message
@@ -431,7 +431,9 @@ def handle_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **
             logger.info("Ignored a %s %s report for an unknown message.", esp_name, kind)
         return
 
-    hit = Hit(user_agent=event.user_agent, at=at, method="")
+    # An ESP passes on whatever JSON it got: a user agent that is not text is no user agent.
+    user_agent = event.user_agent if isinstance(event.user_agent, str) else None
+    hit = Hit(user_agent=user_agent, at=at, method="")
     if event.event_type == EventType.OPENED:
         record_open(
             message,

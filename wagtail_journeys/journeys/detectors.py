@@ -189,6 +189,7 @@ _EVERY = {
     "anniversaries": timedelta(minutes=10),
     # A verdict moves slowly; each look reads every live journey's plan.
     "ab_winners": timedelta(minutes=10),
+    "retention": timedelta(days=1),
 }
 _last_run: dict[str, datetime] = {}
 
@@ -207,13 +208,16 @@ def detect_all(now: datetime) -> dict[str, int]:
     """Run the detectors; returns how many events, entries or decisions each made.
 
     Abandoned carts are looked for at every tick (an index range); inactivity
-    at most hourly, anniversaries and A/B winners to promote every ten minutes.
+    at most hourly, anniversaries and A/B winners to promote every ten minutes,
+    raw events past ``EVENT_RETENTION_DAYS`` once a day.
     """
     from wagtail_journeys.analytics.abtest import promote_winners
+    from wagtail_journeys.retention import purge_events
 
     return {
         "abandoned_carts": detect_abandoned_carts(now),
         "became_inactive": detect_inactive(now) if _due("became_inactive", now) else 0,
         "anniversaries": detect_anniversaries(now) if _due("anniversaries", now) else 0,
         "ab_winners_promoted": promote_winners(now) if _due("ab_winners", now) else 0,
+        "events_purged": purge_events(now) if _due("retention", now) else 0,
     }

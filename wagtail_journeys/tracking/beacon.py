@@ -102,7 +102,8 @@ def parse_beacon(body: bytes) -> BeaconEvent:
         raise BeaconError(f"The request body is larger than {limit} bytes.")
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError: JSON errors, and integers past Python's 4,300 digits; RecursionError: nesting.
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BeaconError("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BeaconError("The request body must be a JSON object.")

@@ -88,7 +88,8 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
 
 def _error_code(value: str) -> int | None:
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    # isdigit() alone accepts "²" and other digits int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 @csrf_exempt

@@ -92,6 +92,8 @@ def load_demo_data() -> LoadReport:
     topics = emails.create_topics()
     for template in emails.create_templates(topics, shop):
         report.add(True, f"email template “{template.name}”")
+    for template in emails.create_channel_templates():
+        report.add(True, f"{template._meta.verbose_name} “{template.name}”")
     report.add(
         emails.create_signup_form(newsletter, topics),
         "newsletter signup with double opt-in",

@@ -140,3 +140,40 @@ def create_signup_form(newsletter_page, topics: dict[str, Topic]) -> bool:
     if created:
         signup.topics.set(topics.values())
     return created
+
+
+#: An SMS and a push template for the channel steps (sent through the console backends).
+SMS_TEMPLATES = [
+    {
+        "name": "Basket reminder (SMS)",
+        "kind": "marketing",
+        "body": "Hi {{ contact.first_name|default:'there' }}, your basket at {{ site_name }} is "
+        "waiting for you. Reply STOP to opt out.",
+    },
+]
+PUSH_TEMPLATES = [
+    {
+        "name": "New roast (push)",
+        "kind": "marketing",
+        "title": "A new roast is in",
+        "body": "Fresh from the roaster this week: have a look.",
+        "url": "/shop/",
+    },
+]
+
+
+def create_channel_templates() -> list:
+    """The demo's SMS and push templates, each saved with a first revision."""
+    from wagtail_journeys.models import PushTemplate, SmsTemplate
+
+    created = []
+    for model, specs in ((SmsTemplate, SMS_TEMPLATES), (PushTemplate, PUSH_TEMPLATES)):
+        for data in specs:
+            if model.objects.filter(name=data["name"]).exists():
+                continue
+            template = model(**data)
+            template.full_clean()
+            template.save()
+            template.save_revision()
+            created.append(template)
+    return created
