@@ -5,6 +5,7 @@ import time
 import pytest
 from django.core.management import call_command
 
+from tests.browser_helpers import close_and_settle
 from wagtail_journeys.models import Event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,4 +54,4 @@ def test_time_on_page_and_add_to_cart(chromium, live_server):
         assert added.properties["title"] == product.title
         assert contact.carts.get().items.get().quantity == 1
     finally:
-        context.close()
+        close_and_settle(context)

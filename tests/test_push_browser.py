@@ -18,6 +18,7 @@ from django.template import RequestContext, Template
 from django.urls import path
 
 from tests import urls as test_urls
+from tests.browser_helpers import close_and_settle
 from wagtail_journeys.channels.webpush import generate_vapid_keys
 from wagtail_journeys.models import Event, PushSubscription
 
@@ -133,7 +134,7 @@ def test_permission_is_asked_only_on_click_and_the_subscription_arrives(
         assert Event.objects.filter(contact=subscription.contact, name="push_subscribed").exists()
         assert errors == []
     finally:
-        context.close()
+        close_and_settle(context)
 
 
 def test_without_a_vapid_key_there_is_no_button_and_no_error(chromium, live_server):
@@ -151,4 +152,4 @@ def test_without_a_vapid_key_there_is_no_button_and_no_error(chromium, live_serv
         assert page.evaluate("window.__permissionRequests") == 0
         assert errors == []
     finally:
-        context.close()
+        close_and_settle(context)
