@@ -83,6 +83,9 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
     if not RequestValidator(token).validate(_public_url(request), request.POST, signature):
         logger.warning("Refused a Twilio webhook with a bad signature for %s.", request.path)
         return HttpResponseForbidden("Invalid X-Twilio-Signature.", content_type="text/plain")
+    # Twilio never sends NUL; PostgreSQL cannot store or even compare text holding one.
+    if any("\x00" in value for values in request.POST.lists() for value in values[1]):
+        return HttpResponseBadRequest("NUL characters are not allowed.", content_type="text/plain")
     return None
 
 
