@@ -236,9 +236,3 @@ def in_journey_now(journey_ids=None) -> dict[int, int]:
         rows = rows.filter(journey_id__in=list(journey_ids))
     rows = rows.values("journey_id").annotate(n=Count("pk")).order_by()
     return {row["journey_id"]: row["n"] for row in rows}
-
-
-def journeys_with_activity(start, end) -> list[int]:
-    """Ids of the journeys with anything counted in the range."""
-    rows = _rows(start, end).exclude(journey_id=0).values_list("journey_id", flat=True)
-    return list(rows.distinct().order_by())

@@ -16,11 +16,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from wagtail_journeys.channels.rendering import render_push, render_sms
 from wagtail_journeys.clock import moment
 from wagtail_journeys.email.delivery import ensure_delivery_schedule
+from wagtail_journeys.email.sending import is_due, save_once
 from wagtail_journeys.models import Contact, Message, PushTemplate, SmsTemplate
 
 logger = logging.getLogger(__name__)
@@ -29,15 +30,10 @@ DELIVER_TASK = "wagtail_journeys.tasks.deliver_channel_messages"
 
 
 def _queue(message: Message, idempotency_key: str | None, at: datetime) -> Message:
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        existing = idempotency_key and Message.objects.filter(idempotency_key=idempotency_key)
-        if existing and existing.exists():
-            return existing.get()
-        raise
-    if message.send_after is None or message.send_after <= at:
+    saved = save_once(message, idempotency_key)
+    if saved is not message:
+        return saved  # queued by an earlier call with the same key
+    if is_due(message, at):
         transaction.on_commit(partial(enqueue_channel_delivery, [message.pk]))
     else:
         transaction.on_commit(ensure_delivery_schedule)

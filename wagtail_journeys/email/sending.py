@@ -79,7 +79,25 @@ def _new_message(
     )
 
 
-def _is_due(message: Message, now: datetime) -> bool:
+def save_once(message: Message, idempotency_key: str | None) -> Message:
+    """Insert ``message``; if its idempotency key was taken, the message saved with it first.
+
+    Insert first, look up on conflict: a retried call is the exception, not the rule.
+    Returns the new message, or the earlier one (whose delivery is under way).
+    """
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        existing = idempotency_key and Message.objects.filter(idempotency_key=idempotency_key)
+        if existing and existing.exists():
+            return existing.get()
+        raise
+    return message
+
+
+def is_due(message: Message, now: datetime) -> bool:
+    """Whether ``message`` may be delivered at ``now`` (no ``send_after`` in the future)."""
     return message.send_after is None or message.send_after <= now
 
 
@@ -106,7 +124,7 @@ def batched_delivery() -> Iterator[None]:
 
 
 def _deliver_on_commit(messages: list[Message], now: datetime) -> None:
-    due = [message.pk for message in messages if _is_due(message, now)]
+    due = [message.pk for message in messages if is_due(message, now)]
     gathered = getattr(_gathering, "ids", None)
     if due and gathered is not None:
         gathered.extend(due)
@@ -162,17 +180,10 @@ def send_email(
         revision_id=template_revision_id,
         created_at=at,
     )
-    try:
-        # Insert first, look up on conflict: a retry is the exception, not the rule.
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        existing = idempotency_key and Message.objects.filter(idempotency_key=idempotency_key)
-        if existing and existing.exists():
-            return existing.get()
-        raise
-    _deliver_on_commit([message], at)
-    return message
+    saved = save_once(message, idempotency_key)
+    if saved is message:
+        _deliver_on_commit([message], at)
+    return saved
 
 
 def send_emails(
