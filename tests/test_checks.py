@@ -57,6 +57,7 @@ def test_no_task_broker(settings, cluster):
         ({"PRODUCT_ADAPTER": "shop.adapters.Missing"}, "wagtail_journeys.E015"),
         ({"RATE_LIMIT_CACHE": "redis"}, "wagtail_journeys.E016"),
         ({"SEND_BATCH_SIZE": "100"}, "wagtail_journeys.E013"),
+        ({"SEND_CLAIM_TIMEOUT": 0}, "wagtail_journeys.E022"),
         ({"BASE_URL": "shop.example.com"}, "wagtail_journeys.E017"),
         ({"BASE_URL": "ftp://shop.example.com"}, "wagtail_journeys.E017"),
         ({"QUIET_HOURS": ("9pm", "8am")}, "wagtail_journeys.E018"),

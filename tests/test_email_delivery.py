@@ -811,3 +811,37 @@ def test_a_worker_stopped_while_rendering_sends_what_it_handed_over_and_gives_ba
     monkeypatch.setattr(Composer, "build", build)
     deliver_messages([m.pk for m in messages])
     assert sorted(email.to[0] for email in mail.outbox) == sorted(m.to_email for m in messages)
+
+
+BOTH = ["template", "journey"]
+
+
+@pytest.mark.parametrize(
+    ("backend_path", "anymail_settings", "expected"),
+    [
+        ("anymail.backends.postmark.EmailBackend", {"POSTMARK_SERVER_TOKEN": "t"}, ["template"]),
+        ("anymail.backends.sparkpost.EmailBackend", {"SPARKPOST_API_KEY": "k"}, ["template"]),
+        ("anymail.backends.mailgun.EmailBackend", {"MAILGUN_API_KEY": "k"}, BOTH),
+        (ANYMAIL_TEST, {}, BOTH),
+    ],
+)
+def test_tags_fit_what_the_esp_takes(settings, backend_path, anymail_settings, expected):
+    # Postmark and the other single-tag ESPs refuse a message with two tags
+    # (AnymailUnsupportedFeature): every journey email would fail.
+    from django.core.mail import get_connection
+
+    from wagtail_journeys.email.composing import fit_tags
+
+    settings.ANYMAIL = anymail_settings
+    connection = get_connection(backend_path)
+    tags = fit_tags(["template:3", "journey:7"], connection)
+    assert [tag.split(":")[0] for tag in tags] == expected
+
+
+@pytest.mark.parametrize(("tag_name", "expected"), [("Type", 1), (None, 2)])
+def test_amazon_ses_takes_one_tag_only_as_a_message_tag(tag_name, expected):
+    # boto3 is not installed here: the attributes Anymail's SES backend sets.
+    from wagtail_journeys.email.composing import fit_tags
+
+    ses = type("SesBackend", (), {"esp_name": "Amazon SES", "message_tag_name": tag_name})()
+    assert len(fit_tags(["template:3", "journey:7"], ses)) == expected

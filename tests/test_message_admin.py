@@ -92,6 +92,7 @@ def test_filters_narrow_the_message_log(admin_client):
         ("?template=abc", "Template: Select a valid choice."),
         ("?journey=999999", "Journey: Select a valid choice."),
         ("?sent_at_from=yesterday", "Sent: Enter a valid date."),
+        ("?stuck=maybe", "Stuck: Select a valid choice."),
     ],
 )
 def test_bad_filter_values_list_nothing_and_say_why(admin_client, query, problem):

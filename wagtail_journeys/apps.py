@@ -32,7 +32,7 @@ class WagtailJourneysConfig(AppConfig):
             on_event_recorded,
             on_segment_saved,
         )
-        from wagtail_journeys.signals import event_recorded, events_recorded
+        from wagtail_journeys.signals import event_recorded, events_recorded, events_stored
 
         # Segments whose rules an event can change are refreshed for its contact.
         event_recorded.connect(on_event_recorded, dispatch_uid="wagtail_journeys_segments")
@@ -46,7 +46,9 @@ class WagtailJourneysConfig(AppConfig):
         from wagtail_journeys.journeys import dispatch, live_edits
         from wagtail_journeys.models import Journey
 
-        # Events start journeys, end them at goals and wake "wait until" steps.
+        # Events start journeys, end them at goals and wake "wait until" steps: each
+        # one a journey reacts to is written to the outbox with it, then dispatched.
+        events_stored.connect(dispatch.on_events_stored, dispatch_uid="wagtail_journeys_outbox")
         events_recorded.connect(
             dispatch.on_events_recorded, dispatch_uid="wagtail_journeys_journeys"
         )

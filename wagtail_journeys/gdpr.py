@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from wagtail_journeys.models.commerce import Cart, Wishlist
 from wagtail_journeys.models.contacts import Contact
+from wagtail_journeys.models.events import PendingDispatch
 from wagtail_journeys.models.messages import DiscountCode, Message, MessageEvent
 
 FORMAT_VERSION = 1
@@ -130,6 +131,8 @@ def erase_contact(contact: Contact) -> dict[str, int]:
         )
         DiscountCode.objects.filter(contact=contact).update(contact=None)
         contact.tags.clear()
+        # Their events waiting in the dispatch outbox (no foreign key cascades there).
+        PendingDispatch.objects.filter(event__contact=contact).delete()
         # Events, consent records, carts and the wishlist go with the contact
         # (their foreign keys cascade).
         contact.delete()

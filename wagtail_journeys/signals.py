@@ -16,12 +16,23 @@ event_recorded = Signal()
 #: queue work (the journey dispatcher) queue it once per batch.
 events_recorded = Signal()
 
+#: Sent by ``announce_on_commit`` at once, inside the transaction that stores
+#: the events when there is one. Arguments: ``events`` (a list of ``Event``).
+#: For what must be committed with the events or not at all (the journeys'
+#: dispatch outbox); a receiver that raises rolls the events back.
+events_stored = Signal()
+
 
 def announce_on_commit(events) -> None:
-    """Send ``event_recorded`` for each of ``events``, then ``events_recorded``, after commit."""
+    """Send ``events_stored`` now, and ``event_recorded`` and ``events_recorded`` after commit.
+
+    Call it in the transaction that stored ``events``: ``event_recorded``
+    goes out for each event, then ``events_recorded`` once for them all.
+    """
     events = list(events)
     if not events:
         return
+    events_stored.send(sender=type(events[0]), events=events)
 
     def announce() -> None:
         for event in events:

@@ -51,6 +51,13 @@ def dispatch_events(event_ids: list[int]) -> dict[str, int]:
     return dispatch(event_ids)
 
 
+def redispatch_events(event_ids: list[int]) -> dict[str, int]:
+    """Dispatch again the events among these still in the outbox (``journeys.dispatch``)."""
+    from wagtail_journeys.journeys.dispatch import dispatch_events as dispatch
+
+    return dispatch(event_ids, pending_only=True)
+
+
 def run_enrollments(enrollment_ids: list[int], claim: str) -> dict[str, int]:
     """Run one claimed batch of due enrollments (``journeys.scheduler``)."""
     from wagtail_journeys.journeys.scheduler import run_claimed

@@ -5,6 +5,11 @@ HTML and text rendered again from the template revision the message was
 queued with and its stored context, for its contact. It is rendered as a
 preview renders (nothing is written, no open pixel, links unwrapped), so
 looking at a message never counts as an open or a click.
+
+A message left ``sending`` (its worker died after handing it to the
+provider) is never sent again automatically: the log's "Stuck" filter lists
+those ``stuck_messages()`` reports, and such a message's page says what to
+check and what to do.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import django_filters
 from django import forms
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
@@ -22,6 +28,7 @@ from wagtail.admin.views.generic import IndexView, InspectView
 
 from wagtail_journeys.admin.readonly import InvalidFiltersMixin, ReadOnlyViewSet
 from wagtail_journeys.email.composing import Composer
+from wagtail_journeys.email.delivery import STUCK_AFTER, stuck_messages
 from wagtail_journeys.email.errors import describe
 from wagtail_journeys.email.rendering import RenderSession, render_email
 from wagtail_journeys.models import ConsentRecord, EmailTemplate, Journey, Kind, Message
@@ -30,9 +37,14 @@ from wagtail_journeys.models import ConsentRecord, EmailTemplate, Journey, Kind,
 #: of times).
 EVENTS_SHOWN = 200
 
+#: Minutes after which a ``sending`` message counts as stuck, as ``stuck_messages()`` decides.
+STUCK_MINUTES = int(STUCK_AFTER.total_seconds() // 60)
+#: The query string that lists the stuck messages (the dashboard panel links to it).
+STUCK_QUERY = "stuck=yes"
+
 
 class MessageFilterSet(WagtailFilterSet):
-    """Status, kind, channel, template, journey and the day range it was sent in."""
+    """Status, kind, channel, template, journey, the day range it was sent in, and stuck."""
 
     status = django_filters.MultipleChoiceFilter(
         label=_("Status"), choices=Message.Status.choices, widget=forms.CheckboxSelectMultiple
@@ -53,10 +65,27 @@ class MessageFilterSet(WagtailFilterSet):
         label=_("Journey"), queryset=Journey.objects.all(), field_name="enrollment__journey"
     )
     sent_at = django_filters.DateFromToRangeFilter(label=_("Sent"), widget=DateRangePickerWidget)
+    stuck = django_filters.ChoiceFilter(
+        label=_("Stuck"),
+        choices=[
+            (
+                "yes",
+                format_lazy(_("Sending for more than {minutes} minutes"), minutes=STUCK_MINUTES),
+            )
+        ],
+        widget=forms.RadioSelect,
+        empty_label=_("All"),
+        method="filter_stuck",
+    )
 
     class Meta:
         model = Message
-        fields = ["status", "kind", "channel", "template", "journey", "sent_at"]
+        fields = ["status", "kind", "channel", "template", "journey", "sent_at", "stuck"]
+
+    def filter_stuck(self, queryset, name, value):
+        # stuck_messages() is the one definition of "stuck" (the command and the dashboard
+        # use it too); as a subquery it keeps the listing's own ordering.
+        return queryset.filter(pk__in=stuck_messages().values("pk"))
 
 
 class MessageIndexView(InvalidFiltersMixin, IndexView):
@@ -156,6 +185,8 @@ class MessageInspectView(InspectView):
             events=self.events[:EVENTS_SHOWN],
             events_count=self.events.count(),
             can_view_contact=user.has_perm("wagtail_journeys.view_contact"),
+            stuck=stuck_messages().filter(pk=self.object.pk).exists(),
+            stuck_minutes=STUCK_MINUTES,
             **kwargs,
         )
 
@@ -190,6 +221,7 @@ class MessageViewSet(ReadOnlyViewSet):
         "created_at",
         "send_after",
         "sending_at",
+        "handed_at",
         "sent_at",
         "first_opened_at",
         "first_clicked_at",

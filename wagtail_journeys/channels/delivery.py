@@ -1,11 +1,12 @@
 """Delivering queued SMS and push messages through the configured backends.
 
 The same guarantees as email (``email.delivery``): the delivery-time
-checks run on the batch, each message is claimed (``sending``) before the
-provider is called and its outcome written right after, so a worker that
-dies in between leaves it ``sending`` (reported, never sent twice); errors
-a retry can fix are retried with back-off, the others fail the message
-with the reason.
+checks run on the batch, which is claimed (``sending``) at once; each
+message is marked as handed over right before the provider is called and
+its outcome written right after, so a worker that dies in between leaves
+that one ``sending`` (reported, never sent twice) and the rest of its
+batch is given back after ``SEND_CLAIM_TIMEOUT``. Errors a retry can fix
+are retried with back-off, the others fail the message with the reason.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from wagtail_journeys.channels.base import (
 )
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import policies
+from wagtail_journeys.email.claims import hand_over
 from wagtail_journeys.email.delivery import (
     DeliveryReport,
     apply_verdicts,
@@ -108,7 +110,7 @@ def _retry_or_fail(message: Message, reason: str, permanent: bool, now: datetime
         message.status = Status.QUEUED
         message.status_reason = f"Attempt {message.attempts} failed: {reason}"
         message.send_after = now + timedelta(seconds=delay)
-        message.sending_at = None
+        message.sending_at = message.handed_at = None
 
 
 def _deliver_one(backend, message: Message, now: datetime) -> None:
@@ -127,7 +129,7 @@ def _deliver_one(backend, message: Message, now: datetime) -> None:
         message.sent_at = now
         message.esp_message_id = (result.provider_id or "")[:255]
         message.anymail_status = (result.status or "")[:32]
-    fields = ["status", "status_reason", "send_after", "sending_at", "sent_at"]
+    fields = ["status", "status_reason", "send_after", "sending_at", "handed_at", "sent_at"]
     fields += ["esp_message_id", "anymail_status", "push_subscription"]
     with transaction.atomic():
         message.save(update_fields=fields)
@@ -189,7 +191,10 @@ def deliver_channel_messages(
         for message in claim(
             [m for m in messages if verdicts[m.pk].action == policies.SEND], start, channel
         ):
-            _deliver_one(backend, message, now or timezone.now())
+            at = now or timezone.now()
+            if not hand_over([message], at):
+                continue  # its claim ran out and was given back: someone else sends it
+            _deliver_one(backend, message, at)
             if message.status == Status.SENT:
                 report.sent += 1
             elif message.status == Status.FAILED:

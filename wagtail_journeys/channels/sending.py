@@ -23,6 +23,7 @@ from wagtail_journeys.clock import moment
 from wagtail_journeys.email.delivery import ensure_delivery_schedule
 from wagtail_journeys.email.sending import is_due, save_once
 from wagtail_journeys.models import Contact, Message, PushTemplate, SmsTemplate
+from wagtail_journeys.queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,9 @@ def enqueue_channel_delivery(message_ids: list[int]) -> None:
 
     If the broker cannot take it, the repeating schedule delivers them.
     """
-    from django_q.tasks import async_task
 
     try:
-        async_task(DELIVER_TASK, list(message_ids), group="wagtail_journeys.channels")
+        enqueue(DELIVER_TASK, list(message_ids), group="wagtail_journeys.channels")
     except Exception:
         logger.exception("Could not enqueue the delivery of messages %s", message_ids)
         ensure_delivery_schedule()

@@ -39,6 +39,24 @@ def esp_status(email: EmailMultiAlternatives) -> tuple[str, str]:
     return ("" if message_id is None else str(message_id)), (state or "")
 
 
+#: Anymail backends whose ESP takes one tag a message (Anymail's feature matrix,
+#: "Single tag only"): more raise ``AnymailUnsupportedFeature`` and fail every email.
+SINGLE_TAG_ESPS = frozenset({"Mailjet", "Mailtrap", "Postal", "Postmark", "SparkPost"})
+
+
+def fit_tags(tags: list[str], connection) -> list[str]:
+    """``tags`` as the backend of ``connection`` can send them: the first only where one fits.
+
+    The first is ``template:<id>``, which every message has. Amazon SES takes
+    one when ``AMAZON_SES_MESSAGE_TAG_NAME`` is set (tags become a message tag).
+    """
+    esp_name = getattr(connection, "esp_name", None)
+    single = esp_name in SINGLE_TAG_ESPS or (
+        esp_name == "Amazon SES" and getattr(connection, "message_tag_name", None) is not None
+    )
+    return tags[:1] if single else tags
+
+
 class _QuickFoldPolicy(Compat32):
     """Django's email policy (compat32), without folding headers that need no folding.
 

@@ -11,40 +11,44 @@
 4. send them all over **one** connection of the configured Django/Anymail
    backend, one message at a time so that one failure does not fail the rest,
    from a thread of the batch while the next messages render (``SendRun``);
-5. store every outcome (one prepared UPDATE for the batch): ``sent`` (with
+5. store the outcomes of each group as soon as it is sent (one prepared UPDATE): ``sent`` (with
    the ESP's message id and status, and an ``email_sent`` event), back to
    ``queued`` with a back-off after an error that proves the provider did
    not take the message, ``failed`` after a permanent one.
 
-A claimed message is never claimed again: if the worker dies after the
-provider accepted a message and before its status was written, the message
-stays ``sending`` and ``stuck_messages()`` reports it. It is not resent, as
-it may well have been delivered.
+Each group of emails is marked as handed over right before the provider
+sees it, and its outcomes are written as soon as it is sent, so a worker
+that dies mid-batch leaves at most one group unknown: those stay
+``sending`` and ``stuck_messages()`` reports them (they may well have been
+delivered, so they are never resent), while the claims it never reached are
+given back after ``SEND_CLAIM_TIMEOUT`` (``claims``).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.mail import get_connection
 from django.db import DatabaseError
-from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import errors, policies
-from wagtail_journeys.email.composing import Composer
+from wagtail_journeys.email.claims import STUCK_AFTER, claim, due, release_abandoned, stuck_messages
+from wagtail_journeys.email.composing import Composer, fit_tags
 from wagtail_journeys.email.transport import Outcome, SendRun, retry_or_fail, save_fields
 from wagtail_journeys.models.messages import Message
 from wagtail_journeys.schedules import ensure_schedule
 
 __all__ = [
+    "STUCK_AFTER",
     "DeliveryReport",
+    "claim",
+    "due",
     "deliver_due",
     "deliver_messages",
     "ensure_delivery_schedule",
@@ -60,8 +64,6 @@ SCHEDULE_NAME = "wagtail_journeys: send queued email"
 #: Messages rendered before they are handed to the sending thread: small, so that
 #: sending starts early and overlaps the rendering of the rest of the batch.
 PIPELINE_CHUNK = 10
-#: A message ``sending`` for longer than this is reported as stuck.
-STUCK_AFTER = timedelta(minutes=15)
 
 
 def ensure_delivery_schedule() -> None:
@@ -103,15 +105,6 @@ def _batch_size() -> int:
     return max(1, int(get_setting("SEND_BATCH_SIZE")))
 
 
-def due(now: datetime, channel: str = Message.Channel.EMAIL) -> QuerySet:
-    """The queued messages of ``channel`` that may go at ``now``."""
-    return Message.objects.filter(
-        Q(send_after__isnull=True) | Q(send_after__lte=now),
-        status=Status.QUEUED,
-        channel=channel,
-    )
-
-
 def apply_verdicts(messages: list[Message], verdicts, report: DeliveryReport) -> None:
     """Store the suppressions, skips and deferrals decided by the policies."""
     groups: dict[tuple, list[int]] = defaultdict(list)
@@ -132,48 +125,14 @@ def apply_verdicts(messages: list[Message], verdicts, report: DeliveryReport) ->
         ensure_delivery_schedule()
 
 
-def claim(
-    messages: list[Message], now: datetime, channel: str = Message.Channel.EMAIL
-) -> list[Message]:
-    """Mark ``messages`` ``sending``; returns those this worker got (others may have been taken).
-
-    One UPDATE for the batch. The claim writes a token of its own in
-    ``status_reason`` so that, when another worker got some of the rows
-    first, one SELECT tells which are ours (the timestamp could be shared).
-    """
-    if not messages:
-        return []
-    ids = [message.pk for message in messages]
-    token = f"Claimed for sending by {uuid.uuid4().hex}."
-    claimed = (
-        due(now, channel)
-        .filter(pk__in=ids)
-        .update(
-            status=Status.SENDING,
-            status_reason=token,
-            sending_at=now,
-            attempts=F("attempts") + 1,
-        )
-    )
-    if claimed == len(ids):
-        mine = messages
-    else:
-        taken = set(
-            Message.objects.filter(pk__in=ids, status_reason=token).values_list("pk", flat=True)
-        )
-        mine = [message for message in messages if message.pk in taken]
-    for message in mine:
-        message.status, message.status_reason, message.sending_at = Status.SENDING, token, now
-        message.attempts += 1
-    return mine
-
-
 def _render(composer: Composer, claimed: list[Message], run: SendRun, now: datetime) -> list:
     """Build the emails of ``claimed``; a message that cannot be rendered fails (or is retried)."""
     ready = []
     for message in claimed:
         try:
-            ready.append((message, composer.build(message)))
+            email = composer.build(message)
+            email.tags = fit_tags(email.tags, run.connection)
+            ready.append((message, email))
         except DatabaseError as error:
             # Nothing was sent: a database hiccup is worth another try.
             run.outcomes[message.pk] = retry_or_fail(message, error, now)
@@ -278,6 +237,7 @@ def deliver_due(
     ``on_batch`` is called with the running totals after each batch.
     """
     report = DeliveryReport()
+    release_abandoned(now)
     size = _batch_size()
     last_pk = seen = 0
     composer = connection = None
@@ -305,17 +265,3 @@ def deliver_due(
             except Exception:
                 logger.debug("Closing the email connection failed", exc_info=True)
     return report
-
-
-def stuck_messages(older_than: timedelta = STUCK_AFTER, *, now: datetime | None = None) -> QuerySet:
-    """Messages left ``sending`` for longer than ``older_than``: they need a person.
-
-    A worker died (or the provider's answer was lost) after the message was
-    handed over, so it may or may not have been delivered; it is never sent
-    again automatically. Check the provider's log for the message id in the
-    metadata (``journeys_message_id``) before sending it again by hand.
-    """
-    since = (now or timezone.now()) - older_than
-    return Message.objects.filter(status=Status.SENDING, sending_at__lte=since).order_by(
-        "sending_at", "pk"
-    )

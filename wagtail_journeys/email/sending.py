@@ -32,6 +32,7 @@ from wagtail_journeys.email.delivery import (
 )
 from wagtail_journeys.models.contacts import Contact
 from wagtail_journeys.models.messages import EmailTemplate, Kind, Message
+from wagtail_journeys.queue import enqueue
 
 __all__ = [
     "DeliveryReport",
@@ -252,13 +253,12 @@ def enqueue_delivery(message_ids: list[int]) -> None:
     Runs after commit. If the broker cannot take the task, the messages stay
     queued and the repeating schedule (or ``journeys_send_queued``) sends them.
     """
-    from django_q.tasks import async_task
 
     size = max(1, int(get_setting("SEND_BATCH_SIZE")))
     for start in range(0, len(message_ids), size):
         chunk = list(message_ids[start : start + size])
         try:
-            async_task(DELIVER_TASK, chunk, group="wagtail_journeys.email")
+            enqueue(DELIVER_TASK, chunk, group="wagtail_journeys.email")
         except Exception:
             logger.exception("Could not enqueue the delivery of messages %s", chunk)
             ensure_delivery_schedule()

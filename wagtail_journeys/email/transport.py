@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.mail import EmailMultiAlternatives
-from django.db import connections, router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 
 from wagtail_journeys.analytics.counting import Tally, journeys_of
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import errors
+from wagtail_journeys.email.claims import hand_over
 from wagtail_journeys.email.composing import esp_status
 from wagtail_journeys.models.events import Event
 from wagtail_journeys.models.messages import Message
@@ -24,13 +25,16 @@ logger = logging.getLogger(__name__)
 Status = Message.Status
 
 
-def save_fields(messages: list[Message], fields: list[str]) -> None:
+def save_fields(
+    messages: list[Message], fields: list[str], *, claims: dict[int, str] | None = None
+) -> None:
     """Write ``fields`` of each of ``messages``: one UPDATE statement run for every row.
 
     ``bulk_update`` builds a CASE expression per field and row, which costs
     far more in Python than the database spends on the rows (it was a fifth
     of the delivery time of a batch); ``executemany`` of one prepared UPDATE
-    costs almost nothing.
+    costs almost nothing. With ``claims`` (message id → claim token) a row
+    is written only while it is still ``sending`` under that claim.
     """
     if not messages:
         return
@@ -40,9 +44,12 @@ def save_fields(messages: list[Message], fields: list[str]) -> None:
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    if claims is not None:
+        sql += f" AND {quote('status')} = %s AND {quote('status_reason')} = %s"
     rows = [
         [field.get_db_prep_save(getattr(message, field.attname), connection) for field in columns]
         + [message.pk]
+        + ([Status.SENDING, claims[message.pk]] if claims is not None else [])
         for message in messages
     ]
     with connection.cursor() as cursor:
@@ -81,15 +88,18 @@ def retry_or_fail(message: Message, error: BaseException, now: datetime) -> Outc
 
 
 class SendRun:
-    """The outcomes of one batch, kept as they come so that a crash leaves what is known.
+    """The outcomes of one batch, written group by group so that a crash leaves what is known.
 
     Emails are handed to ``send()`` a few at a time as they are rendered;
     one thread of this run sends them, in order, over the one open
-    connection, so that waiting for the provider's answer to one email
-    overlaps rendering the next ones (that wait was a quarter of the
-    delivery time over SMTP). The thread touches neither the database nor
-    the connection after ``finish()``: it only calls the backend and notes
-    each outcome here.
+    connection, so that waiting for the provider's answer to one group
+    overlaps rendering the next (that wait was a quarter of the delivery
+    time over SMTP). Before a group goes, the one before it is waited for
+    and its outcomes written, and the group is marked as handed over
+    (``claims.hand_over``): a worker killed mid-batch leaves at most one
+    group whose outcome is unknown. The sending thread touches neither the
+    database nor the connection after ``finish()``: it only calls the
+    backend and notes each outcome here.
     """
 
     def __init__(self, clock: Callable[[], datetime], connection):
@@ -98,6 +108,10 @@ class SendRun:
         self.outcomes: dict[int, Outcome] = {}
         #: Handed to the backend; without an outcome, the provider may have it.
         self.attempted: set[int] = set()
+        #: Messages whose outcome is written; how many ended in each status.
+        self.recorded: set[int] = set()
+        self.counts: Counter = Counter()
+        self._in_flight: list[Message] = []
         self._broken = False
         self._stopping = False
         self._pool: ThreadPoolExecutor | None = None
@@ -107,10 +121,28 @@ class SendRun:
         self.outcomes[message.pk] = retry_or_fail(message, error, self.clock())
 
     def send(self, ready: list[tuple[Message, EmailMultiAlternatives]]) -> None:
-        """Queue rendered emails for sending; they go out in the order they were queued."""
+        """Queue rendered emails for sending, once the group queued before is sent and recorded.
+
+        Only the messages this worker still holds are handed over (a claim
+        given back by ``claims.release_abandoned`` belongs to someone else).
+        """
+        self._settle()
+        mine = {message.pk for message in hand_over([m for m, _ in ready], self.clock())}
+        ready = [(message, email) for message, email in ready if message.pk in mine]
+        if not ready:
+            return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeys-send")
+        self._in_flight += [message for message, _ in ready]
         self._pending.append(self._pool.submit(self._send_all, ready))
+
+    def _settle(self) -> None:
+        """Wait for the groups queued so far and write their outcomes."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()  # a bug in sending is not swallowed
+        in_flight, self._in_flight = self._in_flight, []
+        self.record(in_flight, final=False)
 
     def finish(self, *, abort: bool = False) -> None:
         """Wait for the queued emails to be sent; with ``abort``, stop after the current one.
@@ -176,28 +208,39 @@ class SendRun:
                 sent_at=self.clock(),
             )
 
-    def record(self, claimed: list[Message]) -> Counter:
-        """Write every claimed message's outcome, and one ``email_sent`` event per sent message.
+    def record(self, messages: list[Message], *, final: bool = True) -> Counter:
+        """Write the outcomes of ``messages`` not written yet, and an ``email_sent`` event per sent.
 
-        Returns how many messages ended in each status; ``sending`` counts
-        those whose outcome is unknown.
+        ``final`` is the end of the batch: a message never handed to the
+        provider gets its claim back; before that, messages without an
+        outcome are left for later. Every row is written only while this
+        claim still holds it. Returns how many messages of the batch ended
+        in each status so far; ``sending`` counts those whose outcome is
+        unknown.
         """
-        sent = []
-        counts: Counter = Counter()
-        for message in claimed:
+        todo, sent, claims = [], [], {}
+        for message in messages:
+            if message.pk in self.recorded:
+                continue
             outcome = self.outcomes.get(message.pk)
+            if outcome is None and not final:
+                continue
+            self.recorded.add(message.pk)
             if outcome is None:
                 if message.pk in self.attempted:
                     # The worker stopped while the provider had the message: it stays
                     # "sending", reported by stuck_messages(), never sent again.
                     continue
                 # Never handed to the provider: give the claim back.
+                claims[message.pk] = message.status_reason
                 message.status, message.status_reason = Status.QUEUED, ""
                 message.attempts -= 1
-                message.sending_at = None
+                message.sending_at = message.handed_at = None
+                todo.append(message)
                 continue
+            claims[message.pk] = message.status_reason
             message.status, message.status_reason = outcome.status, outcome.reason
-            counts[outcome.status] += 1
+            self.counts[outcome.status] += 1
             if outcome.status == Status.SENT:
                 message.sent_at = outcome.sent_at
                 message.esp_message_id = outcome.esp_message_id
@@ -205,24 +248,43 @@ class SendRun:
                 sent.append(message)
             elif outcome.status == Status.QUEUED:
                 message.send_after, message.sending_at = outcome.send_after, None
+                message.handed_at = None
             elif outcome.status in (Status.FAILED, Status.SENDING):
                 logger.warning("Message %s: %s", message.pk, outcome.reason)
+            todo.append(message)
+        if not todo:
+            return self.counts
         fields = [
             "status",
             "status_reason",
             "attempts",
             "send_after",
             "sending_at",
+            "handed_at",
             "sent_at",
             "esp_message_id",
             "anymail_status",
         ]
-        with transaction.atomic():
-            save_fields(claimed, fields)
-            events = _record_sent_events(sent)
-            _count_outcomes(claimed)
-        announce_on_commit(events)
-        return counts
+        try:
+            _write_outcomes(todo, fields, claims, sent)
+        except (InterfaceError, OperationalError):
+            # The connection dropped (a database restart, a proxy timeout): what the
+            # provider took is known only here, so write it over a new connection.
+            connection = connections[router.db_for_write(Message)]
+            if not connection.get_autocommit():
+                raise  # inside the caller's transaction: it decides
+            logger.warning("Writing the outcomes failed; trying again", exc_info=True)
+            connection.close()
+            _write_outcomes(todo, fields, claims, sent)
+        return self.counts
+
+
+def _write_outcomes(messages: list[Message], fields: list[str], claims, sent) -> None:
+    with transaction.atomic():
+        save_fields(messages, fields, claims=claims)
+        # Announced inside: the journeys outbox row is written with the events.
+        announce_on_commit(_record_sent_events(sent))
+        _count_outcomes(messages)
 
 
 def _count_outcomes(messages: list[Message]) -> None:

@@ -1,10 +1,19 @@
 """Reacting to events: start journeys, end them at goals, wake "wait until" steps.
 
-``on_events_recorded`` runs after a transaction that stored events commits.
-It asks an in-process index of the live journeys whether each event can
-matter (a trigger, an exit goal or a "wait until" step names it) and, if
-so, queues ``dispatch_events`` through django-q2 (inline in sync mode), so
+An in-process index of the live journeys says whether an event can matter
+(a trigger, an exit goal, a "wait until" step or a conversion names it), so
 a page view that no journey cares about costs one dictionary look-up.
+
+Each event that can matter goes through an outbox, so that no lost task
+loses it: ``on_events_stored`` writes a ``PendingDispatch`` row in the
+transaction that stores the event; once it commits, ``on_events_recorded``
+queues ``dispatch_events`` through django-q2 (inline in sync mode), which
+deletes the rows in the transaction that does the work. A task lost on the
+way (a worker killed, a Redis restart, a broker that refused it) leaves its
+rows behind, and the tick dispatches them again after
+``DISPATCH_RETRY_SECONDS`` (``redispatch_pending``). Dispatching an event
+twice changes nothing: an event enrolls once per journey, a goal ends an
+enrollment once, an event wakes at most one wait and a message converts once.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,12 +35,14 @@ from wagtail_journeys.email.sending import batched_delivery
 from wagtail_journeys.journeys.entry import try_enroll
 from wagtail_journeys.journeys.interpreter import Runner
 from wagtail_journeys.journeys.plan import build_plan, revision_plan
-from wagtail_journeys.models import Enrollment, Event, Journey
+from wagtail_journeys.models import Enrollment, Event, Journey, PendingDispatch, StepRun
+from wagtail_journeys.queue import enqueue
 from wagtail_journeys.segments.rules import event_fits
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "wagtail_journeys.tasks.dispatch_events"
+REDISPATCH_TASK = "wagtail_journeys.tasks.redispatch_events"
 #: Events per dispatch task (and per transaction).
 DISPATCH_BATCH = 100
 #: How long a process trusts its index of live journeys (another process may publish).
@@ -94,6 +105,28 @@ def journey_index() -> JourneyIndex:
     return index
 
 
+def dispatches(name: str) -> bool:
+    """Does some live journey react to events called ``name``?"""
+    return journey_index().cares_about(name)
+
+
+def on_events_stored(sender, events, **kwargs) -> None:
+    """``events_stored``: put those some live journey cares about in the outbox, in one INSERT.
+
+    Runs in the transaction that stores the events (when there is one), so
+    the rows commit with them or not at all.
+    """
+    index = journey_index()
+    now = timezone.now()
+    pending = [
+        PendingDispatch(event_id=event.pk, queued_at=now)
+        for event in events
+        if event.contact_id and index.cares_about(event.name)
+    ]
+    if pending:
+        PendingDispatch.objects.bulk_create(pending)
+
+
 def on_events_recorded(sender, events, **kwargs) -> None:
     """Queue the dispatch of committed events that some live journey cares about.
 
@@ -108,14 +141,13 @@ def on_events_recorded(sender, events, **kwargs) -> None:
     ids = [event.pk for event in events if event.contact_id and index.cares_about(event.name)]
     if not ids:
         return
-    from django_q.tasks import async_task
 
     for start in range(0, len(ids), DISPATCH_BATCH):
         chunk = ids[start : start + DISPATCH_BATCH]
         try:
-            async_task(DISPATCH_TASK, chunk, group="wagtail_journeys.journeys")
+            enqueue(DISPATCH_TASK, chunk, group="wagtail_journeys.journeys")
         except Exception:
-            # Goals are checked again before every step and waits time out; entries are lost.
+            # Their outbox rows stay: the tick dispatches them after DISPATCH_RETRY_SECONDS.
             logger.exception("Could not queue the dispatch of events %s", chunk)
 
 
@@ -137,6 +169,17 @@ def _event_goal(journey, event) -> str:
         if event_fits(event, child.block.event_filter(child.value)):
             return _("Goal reached: %(what)s.") % {"what": child.block.describe(child.value)}
     return ""
+
+
+def _has_woken(enrollment: Enrollment, event) -> bool:
+    """Did ``event`` already end a wait of ``enrollment``? (An event dispatched twice.)
+
+    Without this, an event dispatched again would also end the next "wait
+    until" step waiting for the same event.
+    """
+    return StepRun.objects.filter(
+        enrollment=enrollment, step_type="wait_until", detail__event_id=event.pk
+    ).exists()
 
 
 def apply_to_enrollments(event, runner: Runner, *, only: int | None = None) -> None:
@@ -163,6 +206,7 @@ def apply_to_enrollments(event, runner: Runner, *, only: int | None = None) -> N
             and node is not None
             and node.type == "wait_until"
             and node.block.event_matches(node.value, event)
+            and not _has_woken(enrollment, event)
         )
         if not (reason or wakes) or not _claim(enrollment, runner.now):
             continue
@@ -212,23 +256,34 @@ def trigger_journeys(event, runner: Runner, journeys: dict[int, Journey] | None 
     return entered
 
 
-def dispatch_events(event_ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
-    """Everything some events do to journeys: goals, woken waits, new enrollments.
+def _take_pending(event_ids: list[int]) -> list[int]:
+    """Delete the outbox rows of ``event_ids``, in the caller's transaction; returns their ids.
 
-    The events are handled in the order they happened, in one transaction
-    (a savepoint per enrollment), and the emails they queue are delivered in
-    batches once it commits.
+    On PostgreSQL the rows stay locked until the caller commits, taken in id
+    order: a tick skips them meanwhile, and a second dispatch of the same
+    events waits for this one, then finds them gone.
     """
-    events = (
-        Event.objects.select_related("contact")
-        .filter(pk__in=list(event_ids))
-        .order_by("occurred_at", "pk")
-    )
+    rows = PendingDispatch.objects.filter(event_id__in=event_ids).order_by("pk")
+    if connection.features.has_select_for_update:
+        rows = rows.select_for_update()
+    taken = list(rows.values_list("pk", flat=True))
+    if taken:
+        PendingDispatch.objects.filter(pk__in=taken).delete()
+    return taken
+
+
+def _dispatch(event_ids: list[int], now: datetime | None, pending_only: bool) -> dict[str, int]:
     runner = Runner(now=now)
     entered = 0
     index = journey_index()
     journeys: dict[int, Journey] = {}
     with transaction.atomic(), batched_delivery():
+        taken = _take_pending(event_ids)
+        events = (
+            Event.objects.select_related("contact")
+            .filter(pk__in=taken if pending_only else event_ids)
+            .order_by("occurred_at", "pk")
+        )
         for event in events:
             runner.now = now or max(timezone.now(), event.occurred_at)
             if event.name in index.watched:
@@ -238,9 +293,96 @@ def dispatch_events(event_ids: list[int], *, now: datetime | None = None) -> dic
             if event.name in index.conversions:
                 attribute_conversion(event, index.conversions[event.name])
         runner.flush()
-    return {"entered": entered, "steps": runner.stats["steps"]}
+    return {"entered": entered, "steps": runner.stats["steps"], "undispatched": 0}
+
+
+def dispatch_events(
+    event_ids: list[int], *, now: datetime | None = None, pending_only: bool = False
+) -> dict[str, int]:
+    """Everything some events do to journeys: goals, woken waits, new enrollments.
+
+    The events are handled in the order they happened, in one transaction
+    (a savepoint per enrollment) that also takes them off the outbox, and
+    the emails they queue are delivered in batches once it commits.
+    ``pending_only`` skips the events no longer in the outbox (already
+    dispatched): what the tick's re-dispatch asks for.
+
+    If the batch fails, its events are dispatched one by one, so that one
+    event that cannot be dispatched does not hold back the others; those
+    that fail stay in the outbox (``undispatched`` counts them).
+    """
+    ids = list(event_ids)
+    try:
+        return _dispatch(ids, now, pending_only)
+    except Exception:
+        if len(ids) < 2:
+            raise
+        logger.exception("Dispatching %s events failed; dispatching them one by one", len(ids))
+    totals = {"entered": 0, "steps": 0, "undispatched": 0}
+    for event_id in ids:
+        try:
+            stats = _dispatch([event_id], now, pending_only)
+        except Exception as error:
+            logger.warning("Could not dispatch event %s: %r", event_id, error)
+            totals["undispatched"] += 1
+            continue
+        totals["entered"] += stats["entered"]
+        totals["steps"] += stats["steps"]
+    return totals
 
 
 def dispatch_event(event_id: int, *, now: datetime | None = None) -> dict[str, int]:
     """``dispatch_events`` for one event."""
     return dispatch_events([event_id], now=now)
+
+
+def _claim_pending(now: datetime, cutoff: datetime) -> list[int]:
+    """Take up to ``DISPATCH_BATCH`` outbox rows queued before ``cutoff``; returns their ids.
+
+    They are stamped ``now``: the next sweep leaves them to their task for
+    another grace period.
+    """
+    with transaction.atomic():
+        due = PendingDispatch.objects.filter(queued_at__lte=cutoff).order_by("queued_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            # Rows a dispatch holds (or another tick took) are skipped, not waited for.
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:DISPATCH_BATCH])
+        if ids:
+            PendingDispatch.objects.filter(pk__in=ids).update(queued_at=now)
+    return ids
+
+
+def redispatch_pending(now: datetime | None = None, *, inline: bool = False) -> int:
+    """Dispatch again the events still in the outbox ``DISPATCH_RETRY_SECONDS`` after queueing.
+
+    Their task was lost, refused by the broker, failed, or is still waiting
+    behind others (dispatching it twice is harmless). Each batch of
+    ``DISPATCH_BATCH`` becomes a django-q2 task, or runs here when
+    ``inline``; its rows are stamped ``now``, so a batch lost again is
+    retried after another grace period. Returns how many events were sent
+    again.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=int(get_setting("DISPATCH_RETRY_SECONDS")))
+    count = 0
+    while ids := _claim_pending(now, cutoff):
+        count += len(ids)
+        if inline:
+            try:
+                dispatch_events(ids, now=now, pending_only=True)
+            except Exception:
+                # One event that cannot be dispatched must not stop the tick; it stays pending.
+                logger.exception("Could not dispatch pending events %s", ids)
+            continue
+
+        try:
+            enqueue(REDISPATCH_TASK, ids, group="wagtail_journeys.journeys")
+        except Exception:
+            # Still in the outbox: the next tick after the grace period tries again.
+            logger.exception("Could not queue the dispatch of %s pending events", len(ids))
+            break
+    if count:
+        # Not routine: tasks were lost, refused, failed or queued behind a long backlog.
+        logger.warning("Dispatched %s pending events again", count)
+    return count

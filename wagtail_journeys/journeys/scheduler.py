@@ -8,6 +8,9 @@ still carrying its claim, so a batch whose task was lost is claimed again
 once the lease ends, and a stale task finds nothing to do. On PostgreSQL
 the claim also uses ``FOR UPDATE SKIP LOCKED``, so ticks on several
 machines at once take different rows.
+
+The tick also dispatches again the events whose dispatch task was lost
+(``dispatch.redispatch_pending``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from django.utils import timezone
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email.sending import batched_delivery
 from wagtail_journeys.journeys import detectors
+from wagtail_journeys.journeys.dispatch import redispatch_pending
 from wagtail_journeys.journeys.interpreter import Runner
 from wagtail_journeys.models import Enrollment
+from wagtail_journeys.queue import enqueue
 from wagtail_journeys.schedules import ensure_schedule
 
 logger = logging.getLogger(__name__)
@@ -41,6 +46,8 @@ class TickReport:
     batches: int = 0
     steps: int = 0
     failed: int = 0
+    #: Events dispatched again (their first dispatch was lost).
+    redispatched: int = 0
     detected: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -49,6 +56,7 @@ class TickReport:
             "batches": self.batches,
             "steps": self.steps,
             "failed": self.failed,
+            "redispatched": self.redispatched,
             **self.detected,
         }
 
@@ -102,7 +110,7 @@ def run_claimed(ids: list[int], claim: str, *, now: datetime | None = None) -> R
 def tick(
     *, now: datetime | None = None, inline: bool = False, limit: int | None = None
 ) -> TickReport:
-    """One tick: run the detectors, then claim everything due and run it.
+    """One tick: detectors, events left in the dispatch outbox, then everything due.
 
     ``inline`` runs the batches here (``journeys_tick``, tests); otherwise
     each batch becomes a django-q2 task, so several workers share the work.
@@ -110,6 +118,7 @@ def tick(
     """
     now = now or timezone.now()
     report = TickReport(detected=detectors.detect_all(now))
+    report.redispatched = redispatch_pending(now, inline=inline)
     size = max(1, int(get_setting("TICK_BATCH_SIZE")))
     while limit is None or report.claimed < limit:
         ids, claim = claim_due(now, size if limit is None else min(size, limit - report.claimed))
@@ -122,10 +131,9 @@ def tick(
             report.steps += runner.stats["steps"]
             report.failed += runner.stats["failed"]
             continue
-        from django_q.tasks import async_task
 
         try:
-            async_task(RUN_TASK, ids, claim, group="wagtail_journeys.journeys")
+            enqueue(RUN_TASK, ids, claim, group="wagtail_journeys.journeys")
         except Exception:
             # The lease runs out and a later tick claims these again.
             logger.exception("Could not queue a batch of %s enrollments", len(ids))

@@ -435,9 +435,9 @@ class WaitUntilStepBlock(StepBlock):
 
     def run(self, value, ctx):
         if ctx.event is not None:
-            return Outcome(
-                BRANCH, BRANCHED, _("%(event)s happened.") % {"event": ctx.event.name}, branch=YES
-            )
+            # The event's id marks it used: dispatched twice, it wakes no later wait.
+            happened = _("%(event)s happened.") % {"event": ctx.event.name}
+            return Outcome(BRANCH, BRANCHED, happened, {"event_id": ctx.event.pk}, branch=YES)
         if value["wait_for"] == CONDITION and matches(
             value["match"], value["rules"], ctx.contact, now=ctx.now
         ):

@@ -57,3 +57,35 @@ class Event(Record):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PendingDispatch(Record):
+    """An event some journey reacts to whose dispatch has not committed yet: the outbox.
+
+    Written in the transaction that stores the event and deleted in the one
+    that dispatches it, so an event whose django-q2 task was lost (a worker
+    killed, a Redis restart, a broker that refused it) is still here, and the
+    tick dispatches it again (``journeys.dispatch``).
+    """
+
+    # No database constraint and no cascade: a foreign key that cascades would make
+    # Django's deletion collector load every event deleted (retention purges, erasure)
+    # and delete them 100 at a time instead of in one statement. A row whose event is
+    # gone is removed by the next sweep, which finds nothing to dispatch for it.
+    event = models.OneToOneField(
+        Event,
+        verbose_name=_("event"),
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pending dispatch")
+        verbose_name_plural = _("pending dispatches")
+        indexes = [models.Index(fields=["queued_at"], name="journeys_pending_queued_idx")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} queued {self.queued_at:%Y-%m-%d %H:%M:%S}"

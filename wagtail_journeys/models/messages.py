@@ -226,7 +226,12 @@ class Message(Record):
     esp_message_id = models.CharField(_("ESP message id"), max_length=255, blank=True)
     anymail_status = models.CharField(_("ESP status"), max_length=32, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    #: When a worker claimed it (status ``sending``).
     sending_at = models.DateTimeField(_("sending since"), null=True, blank=True)
+    #: When it was handed to the provider. A claim never handed over is given
+    #: back once ``SEND_CLAIM_TIMEOUT`` passes; a handed one whose outcome was
+    #: lost stays ``sending`` and is reported, never sent again.
+    handed_at = models.DateTimeField(_("handed to the provider"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     first_opened_at = models.DateTimeField(_("first opened"), null=True, blank=True)
     first_clicked_at = models.DateTimeField(_("first clicked"), null=True, blank=True)

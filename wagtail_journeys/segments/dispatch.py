@@ -8,6 +8,7 @@ import time
 from django.db import DatabaseError
 
 from wagtail_journeys.conf import get_setting
+from wagtail_journeys.queue import enqueue
 from wagtail_journeys.schedules import ensure_schedule
 from wagtail_journeys.segments.rules import ANY_EVENT
 
@@ -72,10 +73,9 @@ def on_event_recorded(sender, event, **kwargs) -> None:
         return
     if event.name not in names and ANY_EVENT not in names:
         return
-    from django_q.tasks import async_task
 
     try:
-        async_task(
+        enqueue(
             REFRESH_CONTACT_TASK, event.contact_id, event.name, group="wagtail_journeys.segments"
         )
     except Exception:

@@ -67,17 +67,20 @@ def _emit(segment: Segment, entered: list[int], exited: list[int], now: datetime
 
 
 def _apply(segment: Segment, add: set[int], remove: set[int], now: datetime) -> None:
-    SegmentMembership.objects.bulk_create(
-        [SegmentMembership(segment=segment, contact_id=pk) for pk in sorted(add)],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
-    ordered = sorted(remove)
-    for start in range(0, len(ordered), 1000):
-        SegmentMembership.objects.filter(
-            segment=segment, contact_id__in=ordered[start : start + 1000]
-        ).delete()
-    _emit(segment, sorted(add), ordered, now)
+    # One transaction (the caller's, if any): the memberships, their events and the
+    # events' rows in the journeys' dispatch outbox are stored together or not at all.
+    with transaction.atomic(savepoint=False):
+        SegmentMembership.objects.bulk_create(
+            [SegmentMembership(segment=segment, contact_id=pk) for pk in sorted(add)],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        ordered = sorted(remove)
+        for start in range(0, len(ordered), 1000):
+            SegmentMembership.objects.filter(
+                segment=segment, contact_id__in=ordered[start : start + 1000]
+            ).delete()
+        _emit(segment, sorted(add), ordered, now)
 
 
 def add_members(segment: Segment, contact_ids, *, now: datetime | None = None) -> int:

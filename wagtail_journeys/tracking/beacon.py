@@ -150,20 +150,22 @@ def rate_limited(key: str) -> bool:
     """Count one request for ``key``; True once it exceeds the configured rate.
 
     A fixed window in the configured cache: coarse, but one cache round trip
-    and shared by every process that shares the cache.
+    for a returning visitor (the window's counter exists) and shared by every
+    process that shares the cache.
     """
     limit = conf.get_setting("BEACON_RATE_LIMIT")
     if not limit:
         return False
     cache = caches[conf.get_setting("RATE_LIMIT_CACHE")]
     cache_key = f"wagtail_journeys:beacon:{key}"
-    window = conf.get_setting("BEACON_RATE_WINDOW")
-    if cache.add(cache_key, 1, timeout=window):
-        return False
     try:
-        count = cache.incr(cache_key)
+        return cache.incr(cache_key) > limit
     except ValueError:
-        # The window expired between add() and incr(): this is the first hit.
-        cache.add(cache_key, 1, timeout=window)
-        return False
-    return count > limit
+        # No counter yet (or it just expired): this is the window's first request.
+        # Another process may have started it meanwhile; then this one counts there.
+        if cache.add(cache_key, 1, timeout=conf.get_setting("BEACON_RATE_WINDOW")):
+            return False
+        try:
+            return cache.incr(cache_key) > limit
+        except ValueError:
+            return False

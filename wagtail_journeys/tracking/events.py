@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -42,17 +44,33 @@ def record_event(
     occurred_at: datetime | None = None,
 ) -> Event:
     """Store one event for ``contact`` and announce it once committed."""
-    event = Event.objects.create(
-        contact=contact,
-        name=validate_event_name(name),
-        properties=properties or {},
-        page=page,
-        path=path[:2048],
-        source=source,
-        occurred_at=occurred_at or timezone.now(),
-    )
-    announce_on_commit([event])
+    with _storing(validate_event_name(name)):
+        event = Event.objects.create(
+            contact=contact,
+            name=name,
+            properties=properties or {},
+            page=page,
+            path=path[:2048],
+            source=source,
+            occurred_at=occurred_at or timezone.now(),
+        )
+        announce_on_commit([event])
     return event
+
+
+def _storing(name: str) -> AbstractContextManager:
+    """The transaction to store an event in, when the caller has none and one is needed.
+
+    Storing an event that a journey reacts to also writes its row in the
+    dispatch outbox (``journeys.dispatch``): both must commit together. Any
+    other event (most page views) stays a single INSERT.
+    """
+    if not transaction.get_autocommit():
+        return nullcontext()  # the caller's transaction
+    # Imported here: the journeys package imports this module.
+    from wagtail_journeys.journeys.dispatch import dispatches
+
+    return transaction.atomic() if dispatches(name) else nullcontext()
 
 
 def _check_properties(properties: dict[str, Any]) -> dict[str, Any]:
