@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := $(PY) example_site/manage.py
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,5 +25,9 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# The documentation site, warnings as errors (docs/, mkdocs.yml); open site/index.html.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) example_site/db.sqlite3 example_site/media
+	rm -rf $(VENV) site example_site/db.sqlite3 example_site/media

@@ -816,32 +816,54 @@ def test_a_worker_stopped_while_rendering_sends_what_it_handed_over_and_gives_ba
 BOTH = ["template", "journey"]
 
 
+def fitted(connection):
+    from anymail.message import AnymailMessage
+
+    from wagtail_journeys.email.composing import fit_to_esp
+
+    email = AnymailMessage(
+        subject="Hi",
+        body="Hi",
+        from_email="shop@example.com",
+        to=["ada@example.com"],
+        tags=["template:3", "journey:7"],
+        metadata={"journeys_message_id": "9"},
+    )
+    return fit_to_esp(email, connection)
+
+
 @pytest.mark.parametrize(
-    ("backend_path", "anymail_settings", "expected"),
+    ("backend_path", "anymail_settings", "tags", "metadata"),
     [
-        ("anymail.backends.postmark.EmailBackend", {"POSTMARK_SERVER_TOKEN": "t"}, ["template"]),
-        ("anymail.backends.sparkpost.EmailBackend", {"SPARKPOST_API_KEY": "k"}, ["template"]),
-        ("anymail.backends.mailgun.EmailBackend", {"MAILGUN_API_KEY": "k"}, BOTH),
-        (ANYMAIL_TEST, {}, BOTH),
+        ("anymail.backends.postmark.EmailBackend", {"POSTMARK_SERVER_TOKEN": "t"}, 1, True),
+        ("anymail.backends.sparkpost.EmailBackend", {"SPARKPOST_API_KEY": "k"}, 1, True),
+        (
+            "anymail.backends.postal.EmailBackend",
+            {"POSTAL_API_URL": "u", "POSTAL_API_KEY": "k"},
+            1,
+            False,
+        ),
+        ("anymail.backends.mailersend.EmailBackend", {"MAILERSEND_API_TOKEN": "t"}, 2, False),
+        ("anymail.backends.mailgun.EmailBackend", {"MAILGUN_API_KEY": "k"}, 2, True),
+        (ANYMAIL_TEST, {}, 2, True),
     ],
 )
-def test_tags_fit_what_the_esp_takes(settings, backend_path, anymail_settings, expected):
-    # Postmark and the other single-tag ESPs refuse a message with two tags
-    # (AnymailUnsupportedFeature): every journey email would fail.
+def test_emails_fit_what_the_esp_takes(settings, backend_path, anymail_settings, tags, metadata):
+    # Postmark and the other single-tag ESPs refuse a message with two tags, Postal
+    # and MailerSend any metadata (AnymailUnsupportedFeature): every email would fail.
     from django.core.mail import get_connection
-
-    from wagtail_journeys.email.composing import fit_tags
 
     settings.ANYMAIL = anymail_settings
     connection = get_connection(backend_path)
-    tags = fit_tags(["template:3", "journey:7"], connection)
-    assert [tag.split(":")[0] for tag in tags] == expected
+    email = fitted(connection)
+    assert len(email.tags) == tags and email.tags[0] == "template:3"
+    assert bool(getattr(email, "metadata", None)) is metadata
+    # The ESP's own payload builder takes it (it raises AnymailUnsupportedFeature otherwise).
+    connection.build_message_payload(email, connection.send_defaults)
 
 
 @pytest.mark.parametrize(("tag_name", "expected"), [("Type", 1), (None, 2)])
 def test_amazon_ses_takes_one_tag_only_as_a_message_tag(tag_name, expected):
     # boto3 is not installed here: the attributes Anymail's SES backend sets.
-    from wagtail_journeys.email.composing import fit_tags
-
     ses = type("SesBackend", (), {"esp_name": "Amazon SES", "message_tag_name": tag_name})()
-    assert len(fit_tags(["template:3", "journey:7"], ses)) == expected
+    assert len(fitted(ses).tags) == expected

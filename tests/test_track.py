@@ -123,3 +123,29 @@ def test_cart_and_wishlist_tags_create_nothing(gadget):
 
     get_cart(request).add(gadget, quantity=2)
     assert render("{% journeys_cart as cart %}{{ cart.item_count }}", request) == "2"
+
+
+def test_a_failing_signal_receiver_is_logged_and_stops_nothing(
+    django_capture_on_commit_callbacks, caplog
+):
+    from wagtail_journeys.signals import events_recorded
+
+    seen = []
+
+    def broken(sender, event, **kwargs):
+        raise RuntimeError("a site's receiver failed")
+
+    def batch(sender, events, **kwargs):
+        seen.extend(event.name for event in events)
+
+    event_recorded.connect(broken, dispatch_uid="test-broken")
+    events_recorded.connect(batch, dispatch_uid="test-batch")
+    try:
+        contact = ContactFactory()
+        with django_capture_on_commit_callbacks(execute=True):
+            track(contact, "video_played")
+    finally:
+        event_recorded.disconnect(dispatch_uid="test-broken")
+        events_recorded.disconnect(dispatch_uid="test-batch")
+    assert seen == ["video_played"]
+    assert "a site's receiver failed" in caplog.text

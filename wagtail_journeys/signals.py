@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.dispatch import Signal
 
@@ -22,6 +24,8 @@ events_recorded = Signal()
 #: dispatch outbox); a receiver that raises rolls the events back.
 events_stored = Signal()
 
+logger = logging.getLogger(__name__)
+
 
 def announce_on_commit(events) -> None:
     """Send ``events_stored`` now, and ``event_recorded`` and ``events_recorded`` after commit.
@@ -35,8 +39,14 @@ def announce_on_commit(events) -> None:
     events_stored.send(sender=type(events[0]), events=events)
 
     def announce() -> None:
+        # Robust: a site's receiver that raises is logged, and neither stops the other
+        # receivers nor the transaction's later on-commit work (delivery tasks).
+        results = []
         for event in events:
-            event_recorded.send(sender=type(event), event=event)
-        events_recorded.send(sender=type(events[0]), events=events)
+            results += event_recorded.send_robust(sender=type(event), event=event)
+        results += events_recorded.send_robust(sender=type(events[0]), events=events)
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                logger.error("Signal receiver %r failed", receiver, exc_info=result)
 
     transaction.on_commit(announce)

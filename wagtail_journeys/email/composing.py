@@ -42,19 +42,27 @@ def esp_status(email: EmailMultiAlternatives) -> tuple[str, str]:
 #: Anymail backends whose ESP takes one tag a message (Anymail's feature matrix,
 #: "Single tag only"): more raise ``AnymailUnsupportedFeature`` and fail every email.
 SINGLE_TAG_ESPS = frozenset({"Mailjet", "Mailtrap", "Postal", "Postmark", "SparkPost"})
+#: Anymail backends without ``metadata`` (Anymail 15): setting it fails every email.
+NO_METADATA_ESPS = frozenset({"MailerSend", "Postal"})
 
 
-def fit_tags(tags: list[str], connection) -> list[str]:
-    """``tags`` as the backend of ``connection`` can send them: the first only where one fits.
+def fit_to_esp(email: EmailMultiAlternatives, connection) -> EmailMultiAlternatives:
+    """Drop from ``email`` what the backend of ``connection`` would refuse it for.
 
-    The first is ``template:<id>``, which every message has. Amazon SES takes
-    one when ``AMAZON_SES_MESSAGE_TAG_NAME`` is set (tags become a message tag).
+    Where one tag fits, only the first is sent (``template:<id>``, which every
+    message has); Amazon SES takes one when ``AMAZON_SES_MESSAGE_TAG_NAME`` is
+    set (tags become a message tag). Without metadata, tracking webhooks are
+    matched by the ESP's message id, which delivery stores.
     """
     esp_name = getattr(connection, "esp_name", None)
-    single = esp_name in SINGLE_TAG_ESPS or (
+    single_tag = esp_name in SINGLE_TAG_ESPS or (
         esp_name == "Amazon SES" and getattr(connection, "message_tag_name", None) is not None
     )
-    return tags[:1] if single else tags
+    if single_tag:
+        email.tags = email.tags[:1]
+    if esp_name in NO_METADATA_ESPS:
+        vars(email).pop("metadata", None)  # Anymail sends what is set, even when empty
+    return email
 
 
 class _QuickFoldPolicy(Compat32):

@@ -39,7 +39,7 @@ from django.utils import timezone
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email import errors, policies
 from wagtail_journeys.email.claims import STUCK_AFTER, claim, due, release_abandoned, stuck_messages
-from wagtail_journeys.email.composing import Composer, fit_tags
+from wagtail_journeys.email.composing import Composer, fit_to_esp
 from wagtail_journeys.email.transport import Outcome, SendRun, retry_or_fail, save_fields
 from wagtail_journeys.models.messages import Message
 from wagtail_journeys.schedules import ensure_schedule
@@ -130,9 +130,7 @@ def _render(composer: Composer, claimed: list[Message], run: SendRun, now: datet
     ready = []
     for message in claimed:
         try:
-            email = composer.build(message)
-            email.tags = fit_tags(email.tags, run.connection)
-            ready.append((message, email))
+            ready.append((message, fit_to_esp(composer.build(message), run.connection)))
         except DatabaseError as error:
             # Nothing was sent: a database hiccup is worth another try.
             run.outcomes[message.pk] = retry_or_fail(message, error, now)
