@@ -523,3 +523,16 @@ def test_the_refresh_command_and_the_schedule():
     assert "Adas: 1 members (+1 / -0)" in out.getvalue()
     with pytest.raises(CommandError, match="No segment named Nobody"):
         call_command("journeys_refresh_segments", "Nobody")
+
+
+def test_an_email_sent_refreshes_only_the_segments_of_emails_received():
+    # Delivery writes an email_sent event for every email: it can change "received"
+    # rules, never "opened" ones or what an any-event rule (a field) checks again.
+    from wagtail_journeys.segments.membership import segments_affected_by
+
+    opened = make_segment(rule("email_engagement", did=False, action="opened", days=90))
+    received = make_segment(rule("email_engagement", did=True, action="received", days=90))
+    named = make_segment(field_rule("first_name", "equals", "Ada"))
+    assert segments_affected_by("email_sent") == [received]
+    assert segments_affected_by("email_clicked") == [opened, named]
+    assert segments_affected_by("video_played") == [named]

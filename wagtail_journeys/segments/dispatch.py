@@ -10,7 +10,6 @@ from django.db import DatabaseError
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.queue import enqueue
 from wagtail_journeys.schedules import ensure_schedule
-from wagtail_journeys.segments.rules import ANY_EVENT
 
 logger = logging.getLogger(__name__)
 
@@ -62,16 +61,14 @@ def on_event_recorded(sender, event, **kwargs) -> None:
     """Queue a membership refresh for the event's contact if a segment can change."""
     if event.contact_id is None or not get_setting("SEGMENT_REFRESH_ON_EVENT"):
         return
-    from wagtail_journeys.segments.membership import _OWN_EVENTS
+    from wagtail_journeys.segments.membership import can_change
 
-    if event.name in _OWN_EVENTS:
-        return
     try:
         names = _event_names()
     except DatabaseError:
         logger.exception("Could not read the segments' dependencies")
         return
-    if event.name not in names and ANY_EVENT not in names:
+    if not can_change(event.name, names):
         return
 
     try:

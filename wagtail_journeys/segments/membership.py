@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 ENTERED, EXITED = "segment_entered", "segment_exited"
 #: Membership events never refresh segments themselves (a segment rule compiles inline).
 _OWN_EVENTS = {ENTERED, EXITED}
+#: Written by delivery for every message sent: they change the rules that name them (email
+#: engagement), never what an "any event" rule checks again (fields, tags, journeys...).
+_DELIVERY_EVENTS = {"email_sent", "sms_sent", "push_sent"}
 PREVIEW_SAMPLE = 10
 
 
@@ -171,18 +174,21 @@ def refresh_all(*, now: datetime | None = None) -> dict[str, RefreshReport]:
     return reports
 
 
+def can_change(event_name: str, depends_on) -> bool:
+    """True if an event of this name can change a segment that depends on ``depends_on``."""
+    if event_name in _OWN_EVENTS:
+        return False
+    if event_name in depends_on:
+        return True
+    return ANY_EVENT in depends_on and event_name not in _DELIVERY_EVENTS
+
+
 def segments_affected_by(event_name: str | None) -> list[Segment]:
     """The dynamic segments whose membership an event of this name can change."""
     segments = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk")
     if event_name is None:
         return list(segments)
-    if event_name in _OWN_EVENTS:
-        return []
-    return [
-        segment
-        for segment in segments
-        if event_name in segment.depends_on or ANY_EVENT in segment.depends_on
-    ]
+    return [segment for segment in segments if can_change(event_name, segment.depends_on)]
 
 
 def refresh_contact(

@@ -637,7 +637,13 @@ class EmailEngagementRuleBlock(RuleBlock):
         return matched if value["did"] else ~matched
 
     def events(self, value):
-        return {"email_sent", "email_opened", "email_clicked"}
+        # Only what sets the rule's column changes it: a send never changes an "opened"
+        # rule (every email sent would otherwise refresh the contact's segments).
+        return {
+            OPENED: {"email_opened", "email_clicked"},  # a click records an open too
+            CLICKED: {"email_clicked"},
+            RECEIVED: {"email_sent"},
+        }[value["action"]]
 
 
 class SegmentRuleBlock(RuleBlock):
