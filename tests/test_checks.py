@@ -103,3 +103,26 @@ def test_settings_app_missing(monkeypatch):
     apps = [a for a in test_settings.INSTALLED_APPS if a != "wagtail.contrib.settings"]
     monkeypatch.setattr(journeys_checks, "settings", SimpleNamespace(INSTALLED_APPS=apps))
     assert [e.id for e in journeys_checks.check_email_apps(None)] == ["wagtail_journeys.E005"]
+
+
+POSTMARK = "anymail.backends.postmark.EmailBackend"
+SECRET = {"POSTMARK_SERVER_TOKEN": "t", "WEBHOOK_SECRET": "user:password"}
+
+
+@pytest.mark.parametrize(
+    ("backend", "anymail", "urlconf", "expected"),
+    [
+        (POSTMARK, SECRET, "tests.urls", set()),
+        (POSTMARK, SECRET, "tests.urls_without_journeys", {"wagtail_journeys.W003"}),
+        (POSTMARK, {"POSTMARK_SERVER_TOKEN": "t"}, "tests.urls", {"wagtail_journeys.W004"}),
+        # No ESP, no webhooks to receive.
+        ("anymail.backends.test.EmailBackend", {}, "tests.urls_without_journeys", set()),
+        ("django.core.mail.backends.smtp.EmailBackend", {}, "tests.urls_without_journeys", set()),
+    ],
+)
+def test_esp_webhooks(backend, anymail, urlconf, expected):
+    # Without Anymail's webhook no bounce is ever suppressed; without its secret anyone
+    # can post one.
+    with override_settings(EMAIL_BACKEND=backend, ANYMAIL=anymail, ROOT_URLCONF=urlconf):
+        found = {i for i in check_ids() if i in ("wagtail_journeys.W003", "wagtail_journeys.W004")}
+    assert found == expected

@@ -358,3 +358,43 @@ def check_retention(app_configs, **kwargs):
             id="wagtail_journeys.E027",
         )
     ]
+
+
+#: Anymail backends that talk to no ESP, so have no webhooks to receive.
+_LOCAL_ANYMAIL_BACKENDS = {"test", "console"}
+
+
+@register(Tags.compatibility, Tags.urls)
+def check_esp_webhooks(app_configs, **kwargs):
+    """An Anymail ESP whose reports cannot come back: no bounces suppressed, no opens counted."""
+    backend = str(getattr(settings, "EMAIL_BACKEND", ""))
+    parts = backend.split(".")
+    esp = parts[2] if len(parts) == 4 and parts[:2] == ["anymail", "backends"] else None
+    if esp is None or esp in _LOCAL_ANYMAIL_BACKENDS:
+        return []
+    problems = []
+    try:
+        reverse(f"anymail:{esp}_tracking_webhook")
+    except NoReverseMatch:
+        problems.append(
+            Warning(
+                f"EMAIL_BACKEND sends through Anymail ({esp}), but Anymail's tracking webhook "
+                "is not in your URLconf: bounces and complaints are never suppressed, and "
+                "deliveries, opens and clicks reported by the ESP are lost.",
+                hint='Add path("anymail/", include("anymail.urls")) and point the ESP\'s '
+                "tracking webhook at it (docs/email.md).",
+                id="wagtail_journeys.W003",
+            )
+        )
+    anymail = getattr(settings, "ANYMAIL", None) or {}
+    if isinstance(anymail, dict) and not anymail.get("WEBHOOK_SECRET"):
+        problems.append(
+            Warning(
+                "ANYMAIL has no WEBHOOK_SECRET: anyone who finds the webhook URL can post "
+                "tracking reports, and a forged bounce or complaint suppresses a contact.",
+                hint='Set ANYMAIL["WEBHOOK_SECRET"] = "user:password" and put the same basic '
+                "auth in the ESP's webhook URL.",
+                id="wagtail_journeys.W004",
+            )
+        )
+    return problems
