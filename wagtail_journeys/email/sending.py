@@ -90,9 +90,11 @@ def save_once(message: Message, idempotency_key: str | None) -> Message:
         with transaction.atomic():
             message.save()
     except IntegrityError:
-        existing = idempotency_key and Message.objects.filter(idempotency_key=idempotency_key)
-        if existing and existing.exists():
-            return existing.get()
+        existing = idempotency_key and (
+            Message.objects.filter(idempotency_key=idempotency_key).first()
+        )
+        if existing:
+            return existing
         raise
     return message
 
@@ -253,7 +255,6 @@ def enqueue_delivery(message_ids: list[int]) -> None:
     Runs after commit. If the broker cannot take the task, the messages stay
     queued and the repeating schedule (or ``journeys_send_queued``) sends them.
     """
-
     size = max(1, int(get_setting("SEND_BATCH_SIZE")))
     for start in range(0, len(message_ids), size):
         chunk = list(message_ids[start : start + size])

@@ -110,18 +110,20 @@ def dispatches(name: str) -> bool:
     return journey_index().cares_about(name)
 
 
+def _cared_for(events, index: JourneyIndex) -> list[int]:
+    """The ids of ``events`` some live journey reacts to (a contact's, by name)."""
+    return [event.pk for event in events if event.contact_id and index.cares_about(event.name)]
+
+
 def on_events_stored(sender, events, **kwargs) -> None:
     """``events_stored``: put those some live journey cares about in the outbox, in one INSERT.
 
     Runs in the transaction that stores the events (when there is one), so
     the rows commit with them or not at all.
     """
-    index = journey_index()
     now = timezone.now()
     pending = [
-        PendingDispatch(event_id=event.pk, queued_at=now)
-        for event in events
-        if event.contact_id and index.cares_about(event.name)
+        PendingDispatch(event_id=pk, queued_at=now) for pk in _cared_for(events, journey_index())
     ]
     if pending:
         PendingDispatch.objects.bulk_create(pending)
@@ -138,10 +140,7 @@ def on_events_recorded(sender, events, **kwargs) -> None:
     except DatabaseError:
         logger.exception("Could not read the live journeys")
         return
-    ids = [event.pk for event in events if event.contact_id and index.cares_about(event.name)]
-    if not ids:
-        return
-
+    ids = _cared_for(events, index)
     for start in range(0, len(ids), DISPATCH_BATCH):
         chunk = ids[start : start + DISPATCH_BATCH]
         try:
