@@ -4,7 +4,9 @@ The live preview panel renders the template for the contact last chosen in
 "Preview for a contact" (kept in the editor's session), or a sample contact;
 ``?contact=<id or email>`` on a preview URL chooses one for that request.
 Raw HTML blocks can be added or changed only by users with the
-``wagtail_journeys.use_raw_html`` permission: the form refuses the save.
+``wagtail_journeys.use_raw_html`` permission: the form refuses the save, as
+it does a change that takes ``{{ confirm_url }}`` out of the confirmation
+email of a double opt-in signup form.
 """
 
 from __future__ import annotations
@@ -36,13 +38,19 @@ from wagtail.snippets.views.snippets import (
 from wagtail.utils.decorators import xframe_options_sameorigin_override
 
 from wagtail_journeys.email.blocks import RAW_HTML_BLOCK_NAME
+from wagtail_journeys.email.blocks.base import shows_merge_field
 from wagtail_journeys.email.previews import (
     REQUEST_ATTRIBUTE,
     SESSION_KEY,
     find_contact,
     render_preview,
 )
-from wagtail_journeys.models.messages import EmailTemplate
+from wagtail_journeys.models.messages import (
+    CONFIRM_URL,
+    EmailTemplate,
+    SignupForm,
+    confirm_url_missing,
+)
 
 RAW_HTML_PERMISSION = "wagtail_journeys.use_raw_html"
 
@@ -66,33 +74,46 @@ def raw_html_values(value) -> list[str]:
 
 
 class EmailTemplateForm(WagtailAdminModelForm):
-    """Refuses new or changed raw HTML from users without the raw HTML permission."""
+    """The email template form, with two refusals a block cannot make on its own.
+
+    New or changed raw HTML from users without the raw HTML permission; and
+    the confirmation email of a double opt-in signup form losing its
+    ``{{ confirm_url }}`` (no one could confirm any more).
+    """
 
     def clean(self):
         cleaned_data = super().clean()
         body = cleaned_data.get("body")
-        user = self.for_user
-        if body is None or (user is not None and user.has_perm(RAW_HTML_PERMISSION)):
+        if body is None:
             return cleaned_data
-        before = Counter(raw_html_values(self.instance.body) if self.instance.pk else [])
-        after = Counter(raw_html_values(body))
-        if after - before:
-            self.add_error(
-                "body",
-                StreamBlockValidationError(
-                    non_block_errors=ErrorList(
-                        [
-                            _(
-                                "You may not add or change raw HTML blocks: that needs the "
-                                "“Can use raw HTML blocks in email templates” permission. "
-                                "Remove the new or changed raw HTML block, or ask an "
-                                "administrator."
-                            )
-                        ]
-                    )
-                ),
+        messages = []
+        if self._adds_raw_html(body):
+            messages.append(
+                _(
+                    "You may not add or change raw HTML blocks: that needs the "
+                    "“Can use raw HTML blocks in email templates” permission. "
+                    "Remove the new or changed raw HTML block, or ask an administrator."
+                )
             )
+        if self._confirms_signups() and not shows_merge_field(body, CONFIRM_URL):
+            messages.append(confirm_url_missing(self.instance))
+        if messages:
+            self.add_error("body", StreamBlockValidationError(non_block_errors=ErrorList(messages)))
         return cleaned_data
+
+    def _adds_raw_html(self, body) -> bool:
+        user = self.for_user
+        if user is not None and user.has_perm(RAW_HTML_PERMISSION):
+            return False
+        before = Counter(raw_html_values(self.instance.body) if self.instance.pk else [])
+        return bool(Counter(raw_html_values(body)) - before)
+
+    def _confirms_signups(self) -> bool:
+        """Whether this template is the confirmation email of a double opt-in signup form."""
+        if self.instance.pk is None:
+            return False
+        signups = SignupForm.objects.filter(confirmation_template=self.instance)
+        return signups.filter(double_opt_in=True).exists()
 
 
 class ContactPreviewMixin:

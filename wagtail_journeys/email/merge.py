@@ -181,6 +181,32 @@ def errors(source: str) -> list[str]:
     return found
 
 
+def shows_field(source: str, name: str) -> bool:
+    """Whether the merge template ``source`` outputs the context value ``name``.
+
+    That is ``{{ context.<name> }}``, or ``{{ <name> }}`` when ``name`` is one
+    of ``MERGE_FIELDS``; a name that is only tested (``{% if confirm_url %}``)
+    is not shown. A source that does not compile shows nothing.
+    """
+    if "{" not in source:
+        return False
+    try:
+        template = compile_template(source)
+    except TemplateSyntaxError:
+        return False
+    wanted = {("context", name)}
+    if name in get_setting("MERGE_FIELDS"):
+        wanted.add((name,))
+    for node in _walk(template.nodelist):
+        shown = [node.filter_expression] if isinstance(node, VariableNode) else []
+        shown += getattr(node, "vars", ())  # {% firstof %}
+        for expression in shown:
+            variable = expression.var
+            if isinstance(variable, Variable) and tuple(variable.lookups or ()) in wanted:
+                return True
+    return False
+
+
 def validate(source: str) -> None:
     """Raise ValidationError (all messages) if ``source`` is not a valid merge template."""
     messages = errors(source)

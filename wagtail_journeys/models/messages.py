@@ -12,6 +12,7 @@ from wagtail.models import PreviewableMixin, RevisionMixin
 
 from wagtail_journeys.email import merge
 from wagtail_journeys.email.blocks import EmailBodyBlock
+from wagtail_journeys.email.blocks.base import shows_merge_field
 from wagtail_journeys.models.records import Record
 
 
@@ -329,6 +330,19 @@ class ConsentRecord(Record):
         return f"{self.channel} {verb} ({self.get_method_display()})"
 
 
+#: The context value holding a signup's confirmation link.
+CONFIRM_URL = "confirm_url"
+
+
+def confirm_url_missing(template: EmailTemplate) -> str:
+    """The error shown when the confirmation email ``template`` has no confirmation link."""
+    return _(
+        "“%(template)s” does not show {{ confirm_url }} in its body, so no one could confirm "
+        "their signup. Add a button whose URL is {{ confirm_url }} (or put it in a text "
+        "block), or leave this empty to send the built-in confirmation email."
+    ) % {"template": template}
+
+
 class SignupForm(models.Model):
     """Makes a Wagtail form page a newsletter signup, with or without double opt-in."""
 
@@ -361,6 +375,17 @@ class SignupForm(models.Model):
 
     def __str__(self) -> str:
         return str(self.page)
+
+    def clean(self):
+        """Refuse a confirmation template without the confirmation link: no one could confirm."""
+        super().clean()
+        template = self.confirmation_template
+        if not self.double_opt_in or template is None:
+            return
+        # What is sent is the template's latest revision (send_email pins it).
+        body = template.get_latest_revision_as_object().body
+        if not shows_merge_field(body, CONFIRM_URL):
+            raise ValidationError({"confirmation_template": confirm_url_missing(template)})
 
 
 class DiscountCode(Record):

@@ -9,6 +9,8 @@ the StreamField chooser) renders the block for the sample contact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.core.exceptions import ValidationError
 from django.utils.safestring import mark_safe
 from wagtail import blocks
@@ -83,6 +85,37 @@ class MergeCharBlock(blocks.CharBlock):
         value = super().clean(value)
         validate_merge_fields(value)
         return value
+
+
+def merge_sources(block, value) -> Iterator[str]:
+    """Every merge template ``block`` fills in when it renders ``value``, nested blocks included.
+
+    A block lists its own with an ``own_merge_sources(value)`` method; a
+    ``MergeCharBlock`` is one; streams, structs and lists are searched. Raw
+    HTML and plain URLs are not merge templates: a ``{{ }}`` in them is sent
+    as it is.
+    """
+    if value is None:
+        return
+    own = getattr(block, "own_merge_sources", None)
+    if own is not None:
+        yield from own(value)
+    elif isinstance(block, MergeCharBlock):
+        yield value
+    elif isinstance(block, blocks.StreamBlock):
+        for child in value:
+            yield from merge_sources(child.block, child.value)
+    elif isinstance(block, blocks.StructBlock):
+        for name, child_block in block.child_blocks.items():
+            yield from merge_sources(child_block, value.get(name))
+    elif isinstance(block, blocks.ListBlock):
+        for item in value:
+            yield from merge_sources(block.child_block, item)
+
+
+def shows_merge_field(body: blocks.StreamValue, name: str) -> bool:
+    """Whether an email ``body`` shows the context value ``name`` (``confirm_url``) anywhere."""
+    return any(merge.shows_field(source, name) for source in merge_sources(body.stream_block, body))
 
 
 def struct_errors(**errors) -> blocks.StructBlockValidationError:

@@ -8,6 +8,7 @@ from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 from wagtail.rich_text import RichText
 
+from wagtail_journeys.email import merge
 from wagtail_journeys.email.blocks.base import (
     EmailBlock,
     MergeCharBlock,
@@ -72,6 +73,9 @@ class EmailRichTextBlock(EmailBlock, blocks.RichTextBlock):
         validate_merge_fields(unescape_tags(value.source))
         return value
 
+    def own_merge_sources(self, value):
+        return [unescape_tags(value.source)]
+
     def get_email_context(self, value, ctx):
         html, _text = ctx.session.rich_text(value.source)
         return {"html": mark_safe(ctx.merge_html(html))}  # noqa: S308 - escaped by merge
@@ -117,7 +121,17 @@ class ImageBlock(EmailBlock, blocks.StructBlock):
         return f"[{alt}] {ctx.session.absolute(value['link'])}" if value["link"] else f"[{alt}]"
 
 
+#: Schemes a button's URL may have once its merge fields are filled.
+_MERGED_URL_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def _is_merged_url(url: str) -> bool:
+    return "{{" in url or "{%" in url
+
+
 class ButtonBlock(EmailBlock, blocks.StructBlock):
+    """A button to a page, a URL, or a link known only when sending (``{{ confirm_url }}``)."""
+
     label = MergeCharBlock(label=_("Label"), max_length=80)
     page = blocks.PageChooserBlock(label=_("Page"), required=False)
     url = blocks.URLBlock(label=_("or URL"), required=False)
@@ -125,25 +139,54 @@ class ButtonBlock(EmailBlock, blocks.StructBlock):
     class Meta:
         icon = "link"
         label = _("Button")
-        help_text = _("Choose a page or enter a URL.")
+        help_text = _(
+            "Choose a page or enter a URL. The URL can be a merge field holding a link, "
+            "such as {{ confirm_url }} in a double opt-in confirmation email."
+        )
         description = _("A call-to-action button in the brand colour.")
         template = TEMPLATES + "button.html"
         preview_value = {"label": "Shop now", "page": None, "url": "https://example.com/"}
 
     def clean(self, value):
-        value = super().clean(value)
+        url = (value["url"] or "").strip()
+        if _is_merged_url(url):
+            # A merge field is not a URL until it is filled: check it as a merge
+            # template, and the other fields as usual.
+            value = super().clean(
+                self._to_struct_value(
+                    [(name, "" if name == "url" else child) for name, child in value.items()]
+                )
+            )
+            messages = merge.errors(url)
+            if messages:
+                raise struct_errors(url=" ".join(messages))
+            value["url"] = url
+        else:
+            value = super().clean(value)
         if not value["page"] and not value["url"]:
             raise struct_errors(url=_("Choose a page or enter a URL."))
         if value["page"] and value["url"]:
             raise struct_errors(url=_("Choose a page or enter a URL, not both."))
         return value
 
+    def own_merge_sources(self, value):
+        return [value["label"] or "", value["url"] or ""]
+
     def href(self, value, ctx) -> str:
         page = value["page"]
         if page is not None:
             url = page.get_url()
             return ctx.session.absolute(url) if url else ""
-        return ctx.session.absolute(value["url"]) if value["url"] else ""
+        url = value["url"] or ""
+        if not _is_merged_url(url):
+            return ctx.session.absolute(url) if url else ""
+        url = ctx.merge_text(url).strip()
+        if not url:
+            # A preview has no confirm_url (nor any context): show the button anyway.
+            return "#" if ctx.preview else ""
+        url = ctx.session.absolute(url)
+        # Whatever a merge field holds, a button never links to javascript: and the like.
+        return url if url.lower().startswith(_MERGED_URL_SCHEMES) else ""
 
     def get_email_context(self, value, ctx):
         href = self.href(value, ctx)
