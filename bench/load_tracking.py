@@ -59,7 +59,7 @@ import tempfile
 import time
 import types
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +98,7 @@ PROFILED = [
     ("wagtail_journeys.views.tracking", "_existing_page", "page checked (SELECT)"),
     ("wagtail_journeys.views.tracking", "record_event", "record_event (INSERT, signals)"),
     ("django_q.tasks", "async_task", "  of which django-q2's async_task"),
+    ("wagtail_journeys.tracking.buffer", "accept", "buffered: into Redis (RPUSH)"),
 ]
 BROWSER = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -242,6 +243,8 @@ def configure(settings) -> None:
         cluster = {key: value for key, value in settings.Q_CLUSTER.items() if key != "orm"}
         # A name of the run's own: no other cluster takes these tasks.
         settings.Q_CLUSTER = {**cluster, "name": name, "redis": redis_url, "sync": False}
+        if os.environ.get("BENCH_BUFFER"):
+            settings.WAGTAIL_JOURNEYS["BEACON_BUFFER_URL"] = redis_url
 
 
 @csrf_exempt
@@ -456,10 +459,14 @@ def drive(
 # The benchmark
 
 
-def cpu_snapshot(gunicorn_pid: int) -> dict[int, tuple[str, float]]:
-    """CPU seconds so far of every process on this machine, with its part (from /proc)."""
+def cpu_snapshot(roots: dict[int, str]) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of every process on this machine, with its part (from /proc).
+
+    ``roots`` names the parts the processes started by the benchmark are, by
+    pid: a process belongs to the part of its nearest named ancestor.
+    """
     tick = os.sysconf("SC_CLK_TCK")
-    snapshot = {}
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -469,14 +476,18 @@ def cpu_snapshot(gunicorn_pid: int) -> dict[int, tuple[str, float]]:
             continue  # ended meanwhile
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        pid, parent = int(entry.name), int(fields[1])
-        if gunicorn_pid in (pid, parent):
-            part = "gunicorn"
-        elif comm in ("postgres", "redis-server"):
-            part = comm
-        else:
-            part = "other processes"
-        snapshot[pid] = (part, (int(fields[11]) + int(fields[12])) / tick)
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        found[int(entry.name)] = (comm, int(fields[1]), seconds)
+    snapshot = {}
+    for pid, (comm, _, seconds) in found.items():
+        part = comm if comm in ("postgres", "redis-server") else "other processes"
+        ancestor = pid
+        while ancestor in found:
+            if ancestor in roots:
+                part = roots[ancestor]
+                break
+            ancestor = found[ancestor][1]
+        snapshot[pid] = (part, seconds)
     return snapshot
 
 
@@ -573,6 +584,8 @@ class Run:
     distinct: int
     cpu: dict[str, float]
     load_average: float
+    #: Buffered: how long after the load the last accepted beacon was stored.
+    drain_seconds: float | None = None
 
     @property
     def consistent(self) -> bool:
@@ -584,9 +597,71 @@ class Run:
         )
 
 
-def measure(label, server, *, env, args, cookies, page_ids, path, status, count) -> Run:
-    """Warm up, then drive ``path`` for ``--duration`` seconds and count what was stored."""
-    with serve(env, server) as gunicorn:
+@contextmanager
+def draining(env: dict[str, str]) -> Iterator[int]:
+    """Run ``drain_forever`` in a process of its own until the block ends; yield its pid."""
+    command = [
+        sys.executable,
+        "-c",
+        "from bench.load_tracking import drain_forever; drain_forever()",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    try:
+        yield process.pid
+    finally:
+        process.terminate()  # mid-batch is safe: that is what the batch markers are for
+        process.wait(timeout=60)
+
+
+def drain_forever() -> None:
+    """Store the buffered beacons as they come, as a django-q2 worker running the drains would.
+
+    Without django-q2 around it, so that the tasks the stored events queue
+    (segment refreshes, journey dispatches) are left queued, as they are
+    when the endpoint stores the events itself.
+    """
+    import django
+    from django.conf import settings
+
+    configure(settings)
+    django.setup()
+    from wagtail_journeys.tracking import buffer
+
+    while True:
+        if not buffer.drain().batches:
+            time.sleep(0.02)
+
+
+def wait_for_drain(redis_url: str, timeout: float = 600) -> float:
+    """Seconds until the buffer is empty: a beacon leaves it only once its row is committed."""
+    import redis
+
+    from wagtail_journeys.tracking.buffer import LIST_KEY
+
+    client = redis.from_url(redis_url)
+    started = time.monotonic()
+    while client.llen(LIST_KEY):
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"the buffer still holds {client.llen(LIST_KEY)} beacons")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def measure(
+    label, server, *, env, args, cookies, page_ids, path, status, count, buffered=False
+) -> Run:
+    """Warm up, then drive ``path`` for ``--duration`` seconds and count what was stored.
+
+    ``buffered``: through the tracking buffer, drained by a process of its
+    own; the count waits for the buffer to empty, and the drainer's CPU time
+    is counted up to then.
+    """
+    if buffered:
+        env = {**env, "BENCH_BUFFER": "1"}
+    with serve(env, server) as gunicorn, draining(env) if buffered else nullcontext() as drainer:
+        roots = {gunicorn.pid: "gunicorn"}
+        if drainer is not None:
+            roots[drainer] = "drainer"
 
         def run(seconds: int) -> Load:
             return drive(
@@ -601,18 +676,21 @@ def measure(label, server, *, env, args, cookies, page_ids, path, status, count)
             )
 
         run(args.warmup)
+        if buffered:
+            wait_for_drain(args.redis_url)
         _, _, last = count(0)
-        cpu_before = cpu_snapshot(gunicorn.pid)
+        cpu_before = cpu_snapshot(roots)
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load = run(args.duration)
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = cpu_between(cpu_before, cpu_snapshot(gunicorn.pid))
+        drain_seconds = wait_for_drain(args.redis_url) if buffered else None
+        cpu = cpu_between(cpu_before, cpu_snapshot(roots))
     stored, distinct, _ = count(last)
     # wrk ran and ended between the two snapshots: its time is this process's children's.
     cpu["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime) - (
         wrk_before.ru_utime + wrk_before.ru_stime
     )
-    return Run(label, load, stored, distinct, cpu, os.getloadavg()[0])
+    return Run(label, load, stored, distinct, cpu, os.getloadavg()[0], drain_seconds)
 
 
 def print_run(run: Run) -> None:
@@ -623,6 +701,8 @@ def print_run(run: Run) -> None:
     )
     busy = sum(run.cpu.values()) / load.seconds if load.seconds else 0.0
     verdict = "every accepted event stored once" if run.consistent else "MISMATCH"
+    if run.drain_seconds is not None:
+        verdict += f", the last {run.drain_seconds:.1f} s after the load stopped"
     print(
         f"{run.label}:\n"
         f"  {load.per_second:,.0f} events/s = requests/s (one event per request) over "
@@ -703,6 +783,18 @@ def profile(requests: int, cookies: list[str], page_ids: list[int]) -> None:
     )
     for _, _, label in PROFILED:
         print(f"  {label:50} {spent[label] * 1000 / requests:.3f}")
+    from wagtail_journeys.tracking import buffer
+
+    if buffer.enabled():
+        spent.clear()
+        started = time.process_time()
+        while buffer.drain().batches:
+            pass
+        total = time.process_time() - started
+        print(f"  {'drained from the buffer, per beacon':50} {total * 1000 / requests:.3f}")
+        for _, _, label in PROFILED:
+            if spent[label]:
+                print(f"  {'  of which ' + label.strip():50} {spent[label] * 1000 / requests:.3f}")
 
 
 def sweep(rounds: int, ours: dict) -> None:
@@ -737,6 +829,8 @@ def delete_redis_keys(redis_url: str, name: str) -> int:
     client.delete(queue)
     for key in client.scan_iter(match=f"{name}:*", count=1000):
         client.delete(key)
+    for key in client.scan_iter(match="wagtail_journeys:beacons*"):  # the buffer's
+        client.delete(key)
     return queued
 
 
@@ -769,6 +863,12 @@ def main() -> None:
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     )
+    parser.add_argument(
+        "--mode",
+        choices=["direct", "buffered", "both"],
+        default="both",
+        help="our endpoint storing each beacon itself, through the Redis buffer, or both",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database for a closer look")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -792,6 +892,8 @@ def main() -> None:
         "BENCH_LOAD_NAME": name,
         "MEDIA_ROOT": f"{tmp}/media",
     }
+    if args.profile and args.mode == "buffered":
+        env["BENCH_BUFFER"] = "1"
     recreate_postgres(args.postgres_url)
     try:
         setup_django(env)
@@ -836,22 +938,26 @@ def run(args, env: dict[str, str]) -> None:
         return
     server = Server(args.worker_class, args.workers, args.threads)
     print(f"gunicorn: {server}", flush=True)
-    journeys = measure("wagtail-journeys", server, **ours)
-    print_run(journeys)
-    queued = delete_redis_keys(args.redis_url, env["BENCH_LOAD_NAME"])
-    print(f"django-q2 tasks queued in Redis: {queued:,}; events, warm-up included:")
-    print(f"  {events_by_name()}")
+    runs = []
+    for buffered in {"direct": [False], "buffered": [True], "both": [False, True]}[args.mode]:
+        label = "wagtail-journeys, " + ("buffered (BEACON_BUFFER_URL)" if buffered else "direct")
+        runs.append(measure(label, server, buffered=buffered, **ours))
+        print_run(runs[-1])
+        queued = delete_redis_keys(args.redis_url, env["BENCH_LOAD_NAME"])
+        print(f"django-q2 tasks queued in Redis: {queued:,}; events so far, warm-ups included:")
+        print(f"  {events_by_name()}")
     baseline = measure(
         "baseline (one INSERT)", server, path=BASELINE_PATH, status=201, count=stored_rows, **shared
     )
     print_run(baseline)
-    ratio = journeys.load.per_second / baseline.load.per_second
-    met = journeys.load.per_second >= TARGET_EVENTS_PER_SECOND and journeys.consistent
-    print(
-        f"ratio wagtail-journeys / baseline: {ratio:.2f}; target "
-        f"{TARGET_EVENTS_PER_SECOND:,.0f} events/s with every accepted event stored: "
-        f"{'met' if met else 'NOT met'}"
-    )
+    for journeys in runs:
+        ratio = journeys.load.per_second / baseline.load.per_second
+        met = journeys.load.per_second >= TARGET_EVENTS_PER_SECOND and journeys.consistent
+        print(
+            f"{journeys.label} / baseline: {ratio:.2f}; target "
+            f"{TARGET_EVENTS_PER_SECOND:,.0f} events/s with every accepted event stored: "
+            f"{'met' if met else 'NOT met'}"
+        )
 
 
 def events_by_name() -> dict[str, int]:

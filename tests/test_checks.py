@@ -70,6 +70,11 @@ def test_no_task_broker(settings, cluster):
         ({"SEGMENT_REFRESH_ON_EVENT": "yes"}, "wagtail_journeys.E021"),
         ({"SEGMENT_REFRESH_BATCH": "lots"}, "wagtail_journeys.E013"),
         ({"TICK_BATCH_SIZE": 0}, "wagtail_journeys.E022"),
+        ({"BEACON_BUFFER_BATCH": 0}, "wagtail_journeys.E022"),
+        ({"BEACON_BUFFER_BATCH": "500"}, "wagtail_journeys.E013"),
+        ({"BEACON_BUFFER_URL": "127.0.0.1:6379"}, "wagtail_journeys.E028"),
+        ({"BEACON_BUFFER_URL": ""}, "wagtail_journeys.E028"),
+        ({"BEACON_BUFFER_URL": 6379}, "wagtail_journeys.E028"),
         ({"CART_ABANDONED_AFTER_MINUTES": 0}, "wagtail_journeys.E022"),
         ({"WEBHOOK_SECRET": ""}, "wagtail_journeys.E023"),
         ({"WEBHOOK_SECRET": 42}, "wagtail_journeys.E023"),
@@ -88,6 +93,7 @@ def test_bad_settings(settings, value, check_id):
         {"FREQUENCY_CAP": None, "FEWER_EMAILS_CAP": [1, 604800]},
         {"DEFAULT_TIMEZONE": "Europe/Paris", "TRACK_CLICKS": False},
         {"TICK_MINUTES": 5, "WEBHOOK_SECRET": "s3cret", "TICK_LEASE_SECONDS": 600},
+        {"BEACON_BUFFER_URL": "redis://127.0.0.1:6379/1", "BEACON_BUFFER_BATCH": 200},
     ],
 )
 def test_good_email_settings_pass(settings, value):

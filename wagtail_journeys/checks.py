@@ -37,6 +37,7 @@ _INT_SETTINGS = (
     "DISPATCH_RETRY_SECONDS",
     "CART_ABANDONED_AFTER_MINUTES",
     "DETECT_BATCH_SIZE",
+    "BEACON_BUFFER_BATCH",
 )
 #: Numbers that must be at least 1 (a zero would stop the work or run it constantly).
 _POSITIVE_SETTINGS = (
@@ -47,6 +48,7 @@ _POSITIVE_SETTINGS = (
     "DISPATCH_RETRY_SECONDS",
     "CART_ABANDONED_AFTER_MINUTES",
     "DETECT_BATCH_SIZE",
+    "BEACON_BUFFER_BATCH",
 )
 
 
@@ -356,6 +358,39 @@ def check_retention(app_configs, **kwargs):
         Error(
             f'WAGTAIL_JOURNEYS["EVENT_RETENTION_DAYS"] must be None or at least 1; got {value!r}.',
             id="wagtail_journeys.E027",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_beacon_buffer(app_configs, **kwargs):
+    """``BEACON_BUFFER_URL``: None, or a Redis URL with the ``redis`` package installed."""
+    if not isinstance(getattr(settings, "WAGTAIL_JOURNEYS", None) or {}, dict):
+        return []  # E010 already says so
+    url = conf.get_setting("BEACON_BUFFER_URL")
+    if url is None:
+        return []
+    hint = 'For example "redis://127.0.0.1:6379/1"; see docs/tracking.md.'
+    if not isinstance(url, str) or not url:
+        problem = f"must be None or a Redis URL, not {url!r}"
+    else:
+        try:
+            import redis
+        except ImportError:
+            problem = "needs the redis package"
+            hint = 'pip install "wagtail-journeys[redis]"'
+        else:
+            try:
+                redis.connection.parse_url(url)
+            except ValueError as error:
+                problem = f"is not a Redis URL ({error})"
+            else:
+                return []
+    return [
+        Error(
+            f'WAGTAIL_JOURNEYS["BEACON_BUFFER_URL"] {problem}.',
+            hint=hint,
+            id="wagtail_journeys.E028",
         )
     ]
 

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "BEACON_RATE_LIMIT": 60,
     "BEACON_RATE_WINDOW": 60,
     "RATE_LIMIT_CACHE": "default",
+    "BEACON_BUFFER_URL": None,
+    "BEACON_BUFFER_BATCH": 500,
     # Commerce
     "PRODUCT_ADAPTER": "wagtail_journeys.commerce.adapters.ProductAdapter",
     "DEFAULT_CURRENCY": "EUR",

@@ -70,3 +70,10 @@ def tick() -> dict[str, int]:
     from wagtail_journeys.journeys.scheduler import tick as run_tick
 
     return run_tick().as_dict()
+
+
+def drain_beacons() -> dict[str, int]:
+    """Store the beacons waiting in the tracking buffer (``tracking.buffer``)."""
+    from wagtail_journeys.tracking import buffer
+
+    return buffer.drain().as_dict()

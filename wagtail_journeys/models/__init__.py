@@ -2,7 +2,7 @@ from wagtail_journeys.models.branding import EmailBrandSettings
 from wagtail_journeys.models.channels import PushSubscription, PushTemplate, SmsTemplate
 from wagtail_journeys.models.commerce import Cart, CartItem, Wishlist, WishlistItem
 from wagtail_journeys.models.contacts import Contact, ContactTag, EmailFrequency
-from wagtail_journeys.models.events import Event, PendingDispatch
+from wagtail_journeys.models.events import BeaconBatch, Event, PendingDispatch
 from wagtail_journeys.models.imports import SegmentImport
 from wagtail_journeys.models.journeys import Enrollment, Journey, StepRun
 from wagtail_journeys.models.messages import (
@@ -20,6 +20,7 @@ from wagtail_journeys.models.stats import ABDecision, DailyStat
 
 __all__ = [
     "ABDecision",
+    "BeaconBatch",
     "Cart",
     "CartItem",
     "ConsentRecord",

@@ -89,3 +89,24 @@ class PendingDispatch(Record):
 
     def __str__(self) -> str:
         return f"event {self.event_id} queued {self.queued_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BeaconBatch(models.Model):
+    """A batch of buffered beacons stored as events (``tracking.buffer``).
+
+    Inserted in the transaction that stores the batch's events, before the
+    batch leaves the Redis list: a drain that died in between finds it and
+    removes the batch without storing it twice. Named after the batch's first
+    beacon, which no later batch can start with; kept a day.
+    """
+
+    key = models.CharField(_("key"), max_length=32, primary_key=True)
+    size = models.PositiveIntegerField(_("size"))
+    stored_at = models.DateTimeField(_("stored at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("beacon batch")
+        verbose_name_plural = _("beacon batches")
+
+    def __str__(self) -> str:
+        return f"{self.size} beacons stored {self.stored_at:%Y-%m-%d %H:%M:%S}"

@@ -49,6 +49,17 @@ class Visitor:
         except (KeyError, signing.BadSignature, ValueError):
             return None
 
+    @property
+    def known_contact_id(self) -> int | None:
+        """The cookie's contact id when the request needs no lookup to be sure of it.
+
+        None without a valid cookie, and with a session cookie: a logged-in
+        user's contact may differ from the cookie's (``contact`` links them).
+        """
+        if settings.SESSION_COOKIE_NAME in self.request.COOKIES:
+            return None
+        return self.cookie_contact_id
+
     def _authenticated_user(self):
         # Reading request.user costs a session query, so only look when a
         # session cookie exists: a visitor without one cannot be logged in.
