@@ -6,11 +6,15 @@ seconds wrk posts beacons from returning visitors over eight connections to
 two gunicorn workers that write to this test's PostgreSQL database, then
 waits for the last answers. Every answer must be a 202 and every 202 one
 stored row, with no beacon stored twice: stored by the endpoint itself, and
-through the Redis buffer (``BEACON_BUFFER_URL``) and a drain.
+through the Redis buffer (``BEACON_BUFFER_URL``) by drainers that are killed.
 """
 
 import importlib.util
+import os
 import shutil
+import signal
+import threading
+import time
 from urllib.parse import quote
 
 import pytest
@@ -21,7 +25,15 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 from wagtail.models import Page
 
-from bench.load_tracking import COLLECT_PATH, Server, drive, serve, visitor_cookies
+from bench.load_tracking import (
+    COLLECT_PATH,
+    Server,
+    draining,
+    drive,
+    serve,
+    visitor_cookies,
+    wait_for_drain,
+)
 from tests.conftest import missing_service
 from wagtail_journeys.models import Contact, Event
 from wagtail_journeys.tracking import buffer
@@ -40,14 +52,30 @@ def database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{db['NAME']}?conn_max_age=60"
 
 
-@pytest.mark.parametrize(
-    "buffered", [False, pytest.param(True, marks=pytest.mark.redis, id="buffered")]
-)
-def test_every_accepted_beacon_is_stored_once_under_load(buffered, settings):
+def check_load(load, visitors) -> None:
+    assert load.non_2xx == 0, load.statuses
+    assert load.not_accepted == {}, "every beacon is trackable and valid"
+    assert load.socket_errors == {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    assert load.unanswered == 0, "wrk stopped with beacons in flight"
+    assert load.accepted > 0
+    stored = Event.objects.filter(source=Event.Source.BROWSER).aggregate(
+        rows=Count("pk"),
+        beacons=Count(KT("properties__n"), distinct=True),
+    )
+    assert stored["rows"] == load.accepted
+    assert stored["beacons"] == load.accepted, "a beacon was stored twice"
+    assert Contact.objects.count() == len(visitors), "each beacon went to its visitor's contact"
+
+
+def needs_wrk_and_gunicorn() -> None:
     if shutil.which("wrk") is None:
         missing_service("needs wrk (apt-get install wrk)")
     if importlib.util.find_spec("gunicorn") is None:
         missing_service('needs gunicorn (pip install "gunicorn>=23": the bench group)')
+
+
+def test_every_accepted_beacon_is_stored_once_under_load():
+    needs_wrk_and_gunicorn()
     visitors = Contact.objects.bulk_create(
         [Contact(last_seen_at=timezone.now()) for _ in range(200)]
     )
@@ -56,12 +84,6 @@ def test_every_accepted_beacon_is_stored_once_under_load(buffered, settings):
         "DATABASE_URL": database_url(),
         "BENCH_REDIS_URL": "",  # the tests' local-memory cache and synchronous django-q2
     }
-    if buffered:
-        # Redis as the scaled-out site has it; this process drains, as a worker would.
-        env.update(BENCH_REDIS_URL=BUFFER_URL, BENCH_LOAD_NAME="journeys-load-test")
-        env["BENCH_BUFFER"] = "1"
-        settings.WAGTAIL_JOURNEYS = {"BEACON_BUFFER_URL": BUFFER_URL}
-        redis.Redis.from_url(BUFFER_URL).flushdb()
 
     with serve(env, Server("sync", workers=2)) as gunicorn:
         load = drive(
@@ -74,22 +96,58 @@ def test_every_accepted_beacon_is_stored_once_under_load(buffered, settings):
             connections=8,
         )
 
-    assert load.non_2xx == 0, load.statuses
-    assert load.not_accepted == {}, "every beacon is trackable and valid"
-    assert load.socket_errors == {"connect": 0, "read": 0, "write": 0, "timeout": 0}
-    assert load.unanswered == 0, "wrk stopped with beacons in flight"
-    assert load.accepted > 0
-    if buffered:
-        waiting = buffer.waiting()
-        while buffer.drain().batches:
-            pass
-        assert waiting > 0, "the beacons went through the buffer"
-        assert buffer.waiting() == 0
-        redis.Redis.from_url(BUFFER_URL).flushdb()
-    stored = Event.objects.filter(source=Event.Source.BROWSER).aggregate(
-        rows=Count("pk"),
-        beacons=Count(KT("properties__n"), distinct=True),
+    check_load(load, visitors)
+
+
+@pytest.mark.redis
+def test_buffered_beacons_are_stored_once_with_drainers_killed_under_load():
+    """Through the Redis buffer, drained by processes of their own, two of them ``kill -9``ed.
+
+    A drainer killed between committing a batch and removing it from the
+    list leaves its batch marker; one killed holding the lock holds up the
+    next until the lock expires. Either way the last drainer stores the rest,
+    each beacon once.
+    """
+    needs_wrk_and_gunicorn()
+    visitors = Contact.objects.bulk_create(
+        [Contact(last_seen_at=timezone.now()) for _ in range(200)]
     )
-    assert stored["rows"] == load.accepted
-    assert stored["beacons"] == load.accepted, "a beacon was stored twice"
-    assert Contact.objects.count() == len(visitors), "each beacon went to its visitor's contact"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        # Redis as the scaled-out site has it: the cache, django-q2's broker, the buffer.
+        "BENCH_REDIS_URL": BUFFER_URL,
+        "BENCH_LOAD_NAME": "journeys-load-test",
+        "BENCH_BUFFER": "1",
+    }
+    server = redis.Redis.from_url(BUFFER_URL)
+    server.flushdb()
+    loads = []
+
+    try:
+        with serve(env, Server("sync", workers=2)) as gunicorn:
+            driver = threading.Thread(
+                target=lambda: loads.append(
+                    drive(
+                        gunicorn.url,
+                        path=COLLECT_PATH,
+                        accepted_status=202,
+                        seconds=6,
+                        cookies=visitor_cookies(visitor.pk for visitor in visitors),
+                        page_ids=Page.objects.values_list("pk", flat=True),
+                        connections=8,
+                    )
+                )
+            )
+            driver.start()
+            for _ in range(2):
+                with draining(env) as drainer:
+                    time.sleep(3)
+                    os.kill(drainer, signal.SIGKILL)
+            with draining(env):
+                driver.join()
+                wait_for_drain(BUFFER_URL, timeout=60)
+        assert server.llen(buffer.LIST_KEY) == 0
+        check_load(loads[0], visitors)
+    finally:
+        server.flushdb()

@@ -47,7 +47,7 @@ LIST_KEY = "wagtail_journeys:beacons"
 SCHEDULED_KEY = LIST_KEY + ":scheduled"
 SCHEDULED_SECONDS = 2
 LOCK_KEY = LIST_KEY + ":lock"
-LOCK_SECONDS = 60
+LOCK_SECONDS = 15
 #: A drain hands over to a fresh task after this long, so one busy list
 #: never holds a worker for good.
 DRAIN_SECONDS = 20.0
