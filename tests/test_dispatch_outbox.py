@@ -31,7 +31,14 @@ from wagtail_journeys.journeys import dispatch
 from wagtail_journeys.journeys.building import block, new_journey
 from wagtail_journeys.journeys.dispatch import dispatch_events, redispatch_pending
 from wagtail_journeys.journeys.scheduler import tick
-from wagtail_journeys.models import Enrollment, Event, Message, MessageEvent, PendingDispatch
+from wagtail_journeys.models import (
+    Enrollment,
+    Event,
+    Journey,
+    Message,
+    MessageEvent,
+    PendingDispatch,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("journeys_mail")]
 
@@ -65,12 +72,15 @@ def run_queued(broker):
     return results
 
 
-def welcome_journey(name="Welcome"):
-    return new_journey(
+def welcome_journey(name="Welcome", *, published_ago=timedelta(hours=1)):
+    """Published an hour ago by default: the catch-up after a publish is for one test only."""
+    journey = new_journey(
         name,
         trigger=block("event", event="signed_up"),
         steps=[block("tag", action="add", tag=name.lower())],
     )
+    Journey.objects.filter(pk=journey.pk).update(last_published_at=timezone.now() - published_ago)
+    return journey
 
 
 def tags(contact):
@@ -84,6 +94,41 @@ def pending():
 def signed_up(capture, contact):
     fire(capture, contact, "signed_up")
     return Event.objects.filter(contact=contact, name="signed_up").latest("pk")
+
+
+# -- A process whose journey index is stale -----------------------------------------------------
+
+
+def test_a_trigger_stored_by_a_process_that_missed_the_publish_enrolls_at_the_next_tick(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """Another process trusts its index for INDEX_TTL seconds: for that long, a new journey's
+    trigger event gets no outbox row and no dispatch there. The tick catches it up."""
+    capture = django_capture_on_commit_callbacks
+    # The index another web process built just before the publish, still trusted.
+    monkeypatch.setattr(dispatch, "_index", (time.monotonic() + 60, dispatch.JourneyIndex()))
+    journey = welcome_journey(published_ago=timedelta(0))
+    dispatch._index = (time.monotonic() + 60, dispatch.JourneyIndex())  # the publish forgot it
+    contact, early = subscribed(), subscribed()
+    event = signed_up(capture, contact)
+    assert pending() == set() and not Enrollment.objects.exists(), "the stale process ignored it"
+    published = Journey.objects.get(pk=journey.pk).last_published_at
+    Event.objects.filter(pk=event.pk).update(occurred_at=published + timedelta(seconds=2))
+    before = signed_up(capture, early)  # before the publish: the journey was not live yet
+    Event.objects.filter(pk=before.pk).update(occurred_at=published - timedelta(seconds=1))
+    dispatch.forget_index()
+
+    # Not while another process may still be storing them with a stale index.
+    assert tick_at(capture, published + timedelta(seconds=3)).caught_up == 0
+    report = tick_at(capture, published + timedelta(seconds=30))
+
+    assert report.caught_up == 1
+    assert tags(contact) == ["welcome"]
+    assert not Enrollment.objects.filter(contact=early).exists()
+    # A later tick looks again (harmless) and then no more.
+    assert tick_at(capture, published + timedelta(minutes=1)).caught_up == 1
+    assert tick_at(capture, published + timedelta(minutes=3)).caught_up == 0
+    assert Enrollment.objects.filter(contact=contact, journey=journey).count() == 1
 
 
 # -- Lost tasks ---------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ queues ``dispatch_events`` through django-q2 (inline in sync mode), which
 deletes the rows in the transaction that does the work. A task lost on the
 way (a worker killed, a Redis restart, a broker that refused it) leaves its
 rows behind, and the tick dispatches them again after
-``DISPATCH_RETRY_SECONDS`` (``redispatch_pending``). Dispatching an event
+``DISPATCH_RETRY_SECONDS`` (``redispatch_pending``), and the trigger events
+of the seconds after a publish, when another process's index may not have
+known the journey yet (``catch_up_published``). Dispatching an event
 twice changes nothing: an event enrolls once per journey, a goal ends an
 enrollment once, an event wakes at most one wait and a message converts once.
 """
@@ -350,6 +352,49 @@ def _claim_pending(now: datetime, cutoff: datetime) -> list[int]:
         if ids:
             PendingDispatch.objects.filter(pk__in=ids).update(queued_at=now)
     return ids
+
+
+def catch_up_published(now: datetime | None = None, *, inline: bool = False) -> int:
+    """Dispatch the trigger events stored in the seconds after a journey was published.
+
+    Every process trusts its journey index for ``INDEX_TTL`` seconds, so for
+    that long after a publish another process may store a trigger event of
+    the new journey with neither an outbox row nor a dispatch. Once that
+    window has passed, the tick dispatches the events of the window again
+    (harmless for those that were dispatched). It looks at the publishes of
+    the last two tick periods, so one missed tick loses nothing. Returns how
+    many events it dispatched.
+    """
+    now = now or timezone.now()
+    window = timedelta(seconds=INDEX_TTL + 1)
+    looked_at = timedelta(minutes=2 * max(1, int(get_setting("TICK_MINUTES"))))
+    published = Journey.objects.filter(
+        live=True,
+        state=Journey.State.RUNNING,
+        last_published_at__gt=now - window - looked_at,
+        last_published_at__lte=now - window,
+    )
+    ids: set[int] = set()
+    for journey in published:
+        names = {child.block.event_name(child.value) for child in journey.trigger} - {None, ""}
+        start = journey.last_published_at
+        ids.update(
+            Event.objects.filter(
+                name__in=names, occurred_at__gte=start, occurred_at__lt=start + window
+            ).values_list("pk", flat=True)
+        )
+    ordered = sorted(ids)
+    for offset in range(0, len(ordered), DISPATCH_BATCH):
+        batch = ordered[offset : offset + DISPATCH_BATCH]
+        try:
+            if inline:
+                dispatch_events(batch, now=now)
+            else:
+                enqueue(DISPATCH_TASK, batch, group="wagtail_journeys.journeys")
+        except Exception:
+            # The next tick looks at the same publish again.
+            logger.exception("Could not dispatch %s events of a new journey's trigger", len(batch))
+    return len(ordered)
 
 
 def redispatch_pending(now: datetime | None = None, *, inline: bool = False) -> int:

@@ -10,7 +10,8 @@ the claim also uses ``FOR UPDATE SKIP LOCKED``, so ticks on several
 machines at once take different rows.
 
 The tick also dispatches again the events whose dispatch task was lost
-(``dispatch.redispatch_pending``).
+(``dispatch.redispatch_pending``) and the trigger events stored just after a
+publish (``dispatch.catch_up_published``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.utils import timezone
 from wagtail_journeys.conf import get_setting
 from wagtail_journeys.email.sending import batched_delivery
 from wagtail_journeys.journeys import detectors
-from wagtail_journeys.journeys.dispatch import redispatch_pending
+from wagtail_journeys.journeys.dispatch import catch_up_published, redispatch_pending
 from wagtail_journeys.journeys.interpreter import Runner
 from wagtail_journeys.models import Enrollment
 from wagtail_journeys.queue import enqueue
@@ -48,6 +49,8 @@ class TickReport:
     failed: int = 0
     #: Events dispatched again (their first dispatch was lost).
     redispatched: int = 0
+    #: Trigger events of just-published journeys dispatched again (``catch_up_published``).
+    caught_up: int = 0
     detected: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -57,6 +60,7 @@ class TickReport:
             "steps": self.steps,
             "failed": self.failed,
             "redispatched": self.redispatched,
+            "caught_up": self.caught_up,
             **self.detected,
         }
 
@@ -119,6 +123,7 @@ def tick(
     now = now or timezone.now()
     report = TickReport(detected=detectors.detect_all(now))
     report.redispatched = redispatch_pending(now, inline=inline)
+    report.caught_up = catch_up_published(now, inline=inline)
     size = max(1, int(get_setting("TICK_BATCH_SIZE")))
     while limit is None or report.claimed < limit:
         ids, claim = claim_due(now, size if limit is None else min(size, limit - report.claimed))
