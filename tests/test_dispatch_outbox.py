@@ -116,6 +116,10 @@ def test_a_trigger_stored_by_a_process_that_missed_the_publish_enrolls_at_the_ne
     Event.objects.filter(pk=event.pk).update(occurred_at=published + timedelta(seconds=2))
     before = signed_up(capture, early)  # before the publish: the journey was not live yet
     Event.objects.filter(pk=before.pk).update(occurred_at=published - timedelta(seconds=1))
+    # In the outbox: its own dispatch is coming (redispatch_pending), not the catch-up's.
+    queued = signed_up(capture, subscribed())
+    Event.objects.filter(pk=queued.pk).update(occurred_at=published + timedelta(seconds=3))
+    PendingDispatch.objects.create(event=queued, queued_at=published + timedelta(seconds=3))
     dispatch.forget_index()
 
     # Not while another process may still be storing them with a stale index.
@@ -125,9 +129,8 @@ def test_a_trigger_stored_by_a_process_that_missed_the_publish_enrolls_at_the_ne
     assert report.caught_up == 1
     assert tags(contact) == ["welcome"]
     assert not Enrollment.objects.filter(contact=early).exists()
-    # A later tick looks again (harmless) and then no more.
-    assert tick_at(capture, published + timedelta(minutes=1)).caught_up == 1
-    assert tick_at(capture, published + timedelta(minutes=3)).caught_up == 0
+    # A later tick looks again, and finds the contact enrolled.
+    assert tick_at(capture, published + timedelta(minutes=1)).caught_up == 0
     assert Enrollment.objects.filter(contact=contact, journey=journey).count() == 1
 
 

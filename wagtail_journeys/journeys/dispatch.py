@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -360,10 +360,10 @@ def catch_up_published(now: datetime | None = None, *, inline: bool = False) -> 
     Every process trusts its journey index for ``INDEX_TTL`` seconds, so for
     that long after a publish another process may store a trigger event of
     the new journey with neither an outbox row nor a dispatch. Once that
-    window has passed, the tick dispatches the events of the window again
-    (harmless for those that were dispatched). It looks at the publishes of
-    the last two tick periods, so one missed tick loses nothing. Returns how
-    many events it dispatched.
+    window has passed, the tick dispatches the window's trigger events whose
+    contact the journey has not enrolled (again, for those it refused: that
+    is harmless). It looks at the publishes of the last two tick periods, so
+    one missed tick loses nothing. Returns how many events it dispatched.
     """
     now = now or timezone.now()
     window = timedelta(seconds=INDEX_TTL + 1)
@@ -378,11 +378,20 @@ def catch_up_published(now: datetime | None = None, *, inline: bool = False) -> 
     for journey in published:
         names = {child.block.event_name(child.value) for child in journey.trigger} - {None, ""}
         start = journey.last_published_at
-        ids.update(
+        missed = (
             Event.objects.filter(
                 name__in=names, occurred_at__gte=start, occurred_at__lt=start + window
-            ).values_list("pk", flat=True)
+            )
+            # Not those whose contact it enrolled (most: every process but the stale
+            # ones), nor those still in the outbox (their own dispatch is coming).
+            .exclude(
+                Exists(
+                    Enrollment.objects.filter(journey=journey, contact_id=OuterRef("contact_id"))
+                )
+            )
+            .exclude(Exists(PendingDispatch.objects.filter(event_id=OuterRef("pk"))))
         )
+        ids.update(missed.values_list("pk", flat=True))
     ordered = sorted(ids)
     for offset in range(0, len(ordered), DISPATCH_BATCH):
         batch = ordered[offset : offset + DISPATCH_BATCH]
