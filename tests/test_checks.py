@@ -132,3 +132,11 @@ def test_esp_webhooks(backend, anymail, urlconf, expected):
     with override_settings(EMAIL_BACKEND=backend, ANYMAIL=anymail, ROOT_URLCONF=urlconf):
         found = {i for i in check_ids() if i in ("wagtail_journeys.W003", "wagtail_journeys.W004")}
     assert found == expected
+
+
+def test_a_task_timeout_shorter_than_a_beacon_drain_is_a_warning(settings):
+    settings.WAGTAIL_JOURNEYS = {"BEACON_BUFFER_URL": "redis://127.0.0.1:6379/2"}
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 20}
+    assert "wagtail_journeys.W005" in check_ids()
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 60}
+    assert "wagtail_journeys.W005" not in check_ids()

@@ -362,6 +362,10 @@ def check_retention(app_configs, **kwargs):
     ]
 
 
+#: A beacon drain's longest run (``tracking.buffer.DRAIN_SECONDS``) and a batch's margin.
+DRAIN_TASK_SECONDS = 30
+
+
 @register(Tags.compatibility)
 def check_beacon_buffer(app_configs, **kwargs):
     """``BEACON_BUFFER_URL``: None, or a Redis URL with the ``redis`` package installed."""
@@ -370,29 +374,45 @@ def check_beacon_buffer(app_configs, **kwargs):
     url = conf.get_setting("BEACON_BUFFER_URL")
     if url is None:
         return []
-    hint = 'For example "redis://127.0.0.1:6379/1"; see docs/tracking.md.'
+    problem = _beacon_buffer_problem(url)
+    if problem:
+        return [
+            Error(
+                f'WAGTAIL_JOURNEYS["BEACON_BUFFER_URL"] {problem[0]}.',
+                hint=problem[1],
+                id="wagtail_journeys.E028",
+            )
+        ]
+    timeout = (getattr(settings, "Q_CLUSTER", None) or {}).get("timeout")
+    if _whole(timeout) and timeout <= DRAIN_TASK_SECONDS:
+        return [
+            Warning(
+                f'Q_CLUSTER["timeout"] ({timeout}) is not longer than a beacon drain '
+                f"(up to {DRAIN_TASK_SECONDS} s): workers would be stopped mid-drain again and "
+                "again (nothing is lost or stored twice, but the buffer drains slowly).",
+                hint=f'Set Q_CLUSTER["timeout"] above {DRAIN_TASK_SECONDS}.',
+                id="wagtail_journeys.W005",
+            )
+        ]
+    return []
+
+
+def _beacon_buffer_problem(url) -> tuple[str, str] | None:
+    """What is wrong with ``url`` as ``BEACON_BUFFER_URL``, and the hint; None if nothing."""
     if not isinstance(url, str) or not url:
-        problem = f"must be None or a Redis URL, not {url!r}"
-    else:
-        try:
-            import redis
-        except ImportError:
-            problem = "needs the redis package"
-            hint = 'pip install "wagtail-journeys[redis]"'
-        else:
-            try:
-                redis.connection.parse_url(url)
-            except ValueError as error:
-                problem = f"is not a Redis URL ({error})"
-            else:
-                return []
-    return [
-        Error(
-            f'WAGTAIL_JOURNEYS["BEACON_BUFFER_URL"] {problem}.',
-            hint=hint,
-            id="wagtail_journeys.E028",
+        return (
+            f"must be None or a Redis URL, not {url!r}",
+            'For example "redis://127.0.0.1:6379/1".',
         )
-    ]
+    try:
+        import redis
+    except ImportError:
+        return "needs the redis package", 'pip install "wagtail-journeys[redis]"'
+    try:
+        redis.connection.parse_url(url)
+    except ValueError as error:
+        return f"is not a Redis URL ({error})", 'For example "redis://127.0.0.1:6379/1".'
+    return None
 
 
 #: Anymail backends that talk to no ESP, so have no webhooks to receive.
