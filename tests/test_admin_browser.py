@@ -7,13 +7,15 @@ pipeline (``track``, dispatch, delivery through Anymail's test backend):
 django-q2 runs synchronously in the tests and the live server shares the
 test's database.
 
-The screenshots land in docs/images/, overwritten on every run, so the
-documentation shows the admin as it is.
+With ``JOURNEYS_SCREENSHOTS=1`` (``make screenshots``) the screenshots land
+in docs/images/, so the documentation shows the admin as it is.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,14 @@ pytestmark = [
     pytest.mark.usefixtures("journeys_mail"),
 ]
 
-IMAGES = Path(__file__).parents[1] / "docs" / "images"
+#: The docs' screenshots are rewritten only on request (``make screenshots``), so that
+#: ``make test`` leaves the checkout as it found it; otherwise they go to a scratch directory
+#: (the screenshot code still runs).
+IMAGES = (
+    Path(__file__).parents[1] / "docs" / "images"
+    if os.environ.get("JOURNEYS_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "journeys-screenshots"
+)
 VIEWPORT = {"width": 1400, "height": 900}
 PASSWORD = "a-long-editor-password"
 #: Playwright's wait for any one element or page, in milliseconds.
