@@ -188,3 +188,31 @@ def test_outcomes_survive_a_dropped_database_connection(settings):
 
     assert sorted(email.to[0] for email in mail.outbox) == sorted(m.to_email for m in messages)
     assert set(Message.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outcomes_committed_with_their_acknowledgement_lost_are_not_recorded_twice(monkeypatch):
+    # The connection drops as the COMMIT is acknowledged: the outcomes are in the
+    # database, the worker sees an error and writes again over a new connection.
+    from django.db import OperationalError
+
+    from wagtail_journeys.email import transport
+    from wagtail_journeys.models import Event
+
+    write = transport._write_outcomes
+    calls = []
+
+    def commit_then_lose_the_answer(*args):
+        calls.append(len(args[0]))
+        write(*args)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(transport, "_write_outcomes", commit_then_lose_the_answer)
+    due_at = timezone.now() + timedelta(days=1)
+    messages = queued(5, send_after=due_at)
+    delivery.deliver_messages([m.pk for m in messages], now=due_at)
+
+    assert calls[0] == 5 and calls[1:] == [0] * (len(calls) - 1)
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert Event.objects.filter(name="email_sent").count() == 5

@@ -134,6 +134,28 @@ def test_a_trigger_stored_by_a_process_that_missed_the_publish_enrolls_at_the_ne
     assert Enrollment.objects.filter(contact=contact, journey=journey).count() == 1
 
 
+def test_an_event_is_stored_with_its_outbox_row_when_the_journeys_cannot_be_read(
+    django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    capture = django_capture_on_commit_callbacks
+    welcome_journey()
+    contact = subscribed()
+
+    def broken():
+        raise RuntimeError("a journey that cannot be loaded")
+
+    monkeypatch.setattr(dispatch, "journey_index", broken)
+    with caplog.at_level(logging.ERROR, logger="wagtail_journeys.journeys.dispatch"):
+        event = signed_up(capture, contact)
+    assert "Could not read the live journeys" in caplog.text
+    assert pending() == {event.pk}, "kept for the tick, which dispatches it once it can"
+
+    monkeypatch.undo()
+    dispatch.forget_index()
+    tick_at(capture, later(minutes=2))
+    assert tags(contact) == ["welcome"]
+
+
 # -- Lost tasks ---------------------------------------------------------------------------------
 
 

@@ -74,11 +74,27 @@ def needs_wrk_and_gunicorn() -> None:
         missing_service('needs gunicorn (pip install "gunicorn>=23": the bench group)')
 
 
+def returning_visitors() -> list[Contact]:
+    """200 contacts seen a moment ago: the visitors whose cookies wrk sends."""
+    return Contact.objects.bulk_create([Contact(last_seen_at=timezone.now()) for _ in range(200)])
+
+
+def post_beacons(gunicorn, visitors, seconds: int):
+    """wrk's beacons from ``visitors`` to ``gunicorn`` for ``seconds``, then the last answers."""
+    return drive(
+        gunicorn.url,
+        path=COLLECT_PATH,
+        accepted_status=202,
+        seconds=seconds,
+        cookies=visitor_cookies(visitor.pk for visitor in visitors),
+        page_ids=Page.objects.values_list("pk", flat=True),
+        connections=8,
+    )
+
+
 def test_every_accepted_beacon_is_stored_once_under_load():
     needs_wrk_and_gunicorn()
-    visitors = Contact.objects.bulk_create(
-        [Contact(last_seen_at=timezone.now()) for _ in range(200)]
-    )
+    visitors = returning_visitors()
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(),
@@ -86,15 +102,7 @@ def test_every_accepted_beacon_is_stored_once_under_load():
     }
 
     with serve(env, Server("sync", workers=2)) as gunicorn:
-        load = drive(
-            gunicorn.url,
-            path=COLLECT_PATH,
-            accepted_status=202,
-            seconds=4,
-            cookies=visitor_cookies(visitor.pk for visitor in visitors),
-            page_ids=Page.objects.values_list("pk", flat=True),
-            connections=8,
-        )
+        load = post_beacons(gunicorn, visitors, seconds=4)
 
     check_load(load, visitors)
 
@@ -109,9 +117,7 @@ def test_buffered_beacons_are_stored_once_with_drainers_killed_under_load():
     each beacon once.
     """
     needs_wrk_and_gunicorn()
-    visitors = Contact.objects.bulk_create(
-        [Contact(last_seen_at=timezone.now()) for _ in range(200)]
-    )
+    visitors = returning_visitors()
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(),
@@ -127,17 +133,7 @@ def test_buffered_beacons_are_stored_once_with_drainers_killed_under_load():
     try:
         with serve(env, Server("sync", workers=2)) as gunicorn:
             driver = threading.Thread(
-                target=lambda: loads.append(
-                    drive(
-                        gunicorn.url,
-                        path=COLLECT_PATH,
-                        accepted_status=202,
-                        seconds=6,
-                        cookies=visitor_cookies(visitor.pk for visitor in visitors),
-                        page_ids=Page.objects.values_list("pk", flat=True),
-                        connections=8,
-                    )
-                )
+                target=lambda: loads.append(post_beacons(gunicorn, visitors, seconds=6))
             )
             driver.start()
             for _ in range(2):

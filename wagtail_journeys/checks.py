@@ -9,6 +9,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
 from wagtail_journeys import conf
+from wagtail_journeys.tracking.buffer import DRAIN_SECONDS
 
 MIDDLEWARE_PATH = "wagtail_journeys.middleware.VisitorMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -362,8 +363,8 @@ def check_retention(app_configs, **kwargs):
     ]
 
 
-#: A beacon drain's longest run (``tracking.buffer.DRAIN_SECONDS``) and a batch's margin.
-DRAIN_TASK_SECONDS = 30
+#: A beacon drain's longest run, and a batch's margin past it.
+DRAIN_TASK_SECONDS = int(DRAIN_SECONDS) + 10
 
 
 @register(Tags.compatibility)

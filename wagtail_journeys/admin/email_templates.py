@@ -96,7 +96,7 @@ class EmailTemplateForm(WagtailAdminModelForm):
                 )
             )
         if self._confirms_signups() and not shows_merge_field(body, CONFIRM_URL):
-            messages.append(confirm_url_missing(self.instance))
+            messages.append(confirm_url_missing(self.instance, in_signup_form=False))
         if messages:
             self.add_error("body", StreamBlockValidationError(non_block_errors=ErrorList(messages)))
         return cleaned_data

@@ -29,6 +29,7 @@ from wagtail_journeys.email import links
 from wagtail_journeys.models.contacts import Contact
 from wagtail_journeys.models.events import Event
 from wagtail_journeys.models.messages import (
+    CONFIRM_URL,
     ConsentRecord,
     Message,
     MessageEvent,
@@ -397,7 +398,7 @@ def send_confirmation(contact: Contact, signup: SignupForm, *, at: datetime | No
         send_email(
             contact,
             signup.confirmation_template,
-            context={"confirm_url": confirm_url},
+            context={CONFIRM_URL: confirm_url},
             kind="transactional",
             at=at,
         )

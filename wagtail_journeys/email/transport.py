@@ -275,7 +275,21 @@ class SendRun:
                 raise  # inside the caller's transaction: it decides
             logger.warning("Writing the outcomes failed; trying again", exc_info=True)
             connection.close()
-            _write_outcomes(todo, fields, claims, sent)
+            # The first write may have committed with only its acknowledgement lost: write
+            # what is still held under this claim, or the events and counts would double.
+            still_sending = Message.objects.filter(pk__in=claims, status=Status.SENDING)
+            held = {
+                pk
+                for pk, token in still_sending.values_list("pk", "status_reason")
+                if token == claims[pk]
+            }
+            held_claims = {pk: token for pk, token in claims.items() if pk in held}
+            _write_outcomes(
+                [message for message in todo if message.pk in held],
+                fields,
+                held_claims,
+                [message for message in sent if message.pk in held],
+            )
         return self.counts
 
 

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,6 +66,13 @@ class JourneyIndex:
         return name in self.triggers or name in self.watched or name in self.conversions
 
 
+class _UnreadIndex(JourneyIndex):
+    """Stands in when the live journeys cannot be read: every event may matter."""
+
+    def cares_about(self, name: str) -> bool:
+        return True
+
+
 _index: tuple[float, JourneyIndex | None] = (0.0, None)
 
 
@@ -89,9 +96,8 @@ def journey_index() -> JourneyIndex:
     index = JourneyIndex()
     # Paused journeys hold contacts who still reach goals; archived ones hold nobody.
     for journey in Journey.objects.filter(live=True).exclude(state=Journey.State.ARCHIVED):
-        for child in journey.trigger:
-            name = child.block.event_name(child.value)
-            if name and journey.state == Journey.State.RUNNING:
+        if journey.state == Journey.State.RUNNING:
+            for name in trigger_names(journey):
                 index.triggers.setdefault(name, []).append(journey.pk)
         for child in journey.goals:
             if child.block_type == "event":
@@ -107,9 +113,28 @@ def journey_index() -> JourneyIndex:
     return index
 
 
+def trigger_names(journey: Journey) -> set[str]:
+    """The names of the events that start ``journey``."""
+    return {child.block.event_name(child.value) for child in journey.trigger} - {None, ""}
+
+
+def _index_for_storing() -> JourneyIndex:
+    """The index, or, when it cannot be read, one that cares about every event.
+
+    Read while an event is stored: a journey that fails to load (a database
+    error, a broken plan) must not fail the page view or lose the event. Its
+    events go through the outbox meanwhile, and the tick dispatches them.
+    """
+    try:
+        return journey_index()
+    except Exception:
+        logger.exception("Could not read the live journeys; events go through the outbox")
+        return _UnreadIndex()
+
+
 def dispatches(name: str) -> bool:
     """Does some live journey react to events called ``name``?"""
-    return journey_index().cares_about(name)
+    return _index_for_storing().cares_about(name)
 
 
 def _cared_for(events, index: JourneyIndex) -> list[int]:
@@ -125,7 +150,8 @@ def on_events_stored(sender, events, **kwargs) -> None:
     """
     now = timezone.now()
     pending = [
-        PendingDispatch(event_id=pk, queued_at=now) for pk in _cared_for(events, journey_index())
+        PendingDispatch(event_id=pk, queued_at=now)
+        for pk in _cared_for(events, _index_for_storing())
     ]
     if pending:
         PendingDispatch.objects.bulk_create(pending)
@@ -139,7 +165,8 @@ def on_events_recorded(sender, events, **kwargs) -> None:
     """
     try:
         index = journey_index()
-    except DatabaseError:
+    except Exception:
+        # Stored with their outbox rows (_index_for_storing): the tick dispatches them.
         logger.exception("Could not read the live journeys")
         return
     ids = _cared_for(events, index)
@@ -376,7 +403,7 @@ def catch_up_published(now: datetime | None = None, *, inline: bool = False) -> 
     )
     ids: set[int] = set()
     for journey in published:
-        names = {child.block.event_name(child.value) for child in journey.trigger} - {None, ""}
+        names = trigger_names(journey)
         start = journey.last_published_at
         missed = (
             Event.objects.filter(

@@ -334,13 +334,18 @@ class ConsentRecord(Record):
 CONFIRM_URL = "confirm_url"
 
 
-def confirm_url_missing(template: EmailTemplate) -> str:
-    """The error shown when the confirmation email ``template`` has no confirmation link."""
-    return _(
+def confirm_url_missing(template: EmailTemplate, *, in_signup_form: bool = True) -> str:
+    """The error shown when the confirmation email ``template`` has no confirmation link.
+
+    ``in_signup_form``: shown at the signup form's field, which can be left empty.
+    """
+    message = _(
         "“%(template)s” does not show {{ confirm_url }} in its body, so no one could confirm "
-        "their signup. Add a button whose URL is {{ confirm_url }} (or put it in a text "
-        "block), or leave this empty to send the built-in confirmation email."
+        "their signup. Add a button whose URL is {{ confirm_url }} (or put it in a text block)"
     ) % {"template": template}
+    if in_signup_form:
+        return message + _(", or leave this empty to send the built-in confirmation email.")
+    return message + "."
 
 
 class SignupForm(models.Model):

@@ -25,7 +25,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from wagtail_journeys.conf import get_setting
-from wagtail_journeys.models import Contact, Event, Segment, SegmentMembership
+from wagtail_journeys.models import Contact, Event, Message, Segment, SegmentMembership
 from wagtail_journeys.segments.compiling import CompileContext
 from wagtail_journeys.segments.rules import ANY_EVENT
 from wagtail_journeys.signals import announce_on_commit
@@ -37,7 +37,7 @@ ENTERED, EXITED = "segment_entered", "segment_exited"
 _OWN_EVENTS = {ENTERED, EXITED}
 #: Written by delivery for every message sent: they change the rules that name them (email
 #: engagement), never what an "any event" rule checks again (fields, tags, journeys...).
-_DELIVERY_EVENTS = {"email_sent", "sms_sent", "push_sent"}
+_DELIVERY_EVENTS = {f"{channel}_sent" for channel in Message.Channel.values}
 PREVIEW_SAMPLE = 10
 
 

@@ -241,15 +241,13 @@ def _store(raw: list[bytes], report: DrainReport) -> int:
     from wagtail_journeys.models import BeaconBatch
 
     key = _batch_key(raw[0])
-    done = BeaconBatch.objects.filter(pk=key).values_list("size", flat=True).first()
-    if done is not None:
-        return done  # stored by a drain that died before removing it
     try:
         with transaction.atomic():
             BeaconBatch.objects.create(key=key, size=len(raw))
             _insert(raw, report)
     except IntegrityError:
-        # Another drain (this one's lock ran out) stored the same batch meanwhile.
+        # Stored already: by a drain that died before removing it from the list, or
+        # by another drain while this one's lock ran out. Nothing of this try stays.
         return BeaconBatch.objects.get(pk=key).size
     return len(raw)
 
